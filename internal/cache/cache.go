@@ -1,0 +1,110 @@
+// Package cache keeps what burst remembers between runs on this machine:
+// the last spec of each cluster (so `burst scale` and a bare `burst up` know
+// the shape of the machines) and the unavailable-offerings set (so a run
+// that follows a stock-out does not try the same pool for a few minutes).
+//
+// These are caches, never truth: the cloud's tags are. Losing every file
+// here loses no machine; `status`, `down` and `gc` still find everything.
+package cache
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// Dir is a cache directory pair: state (cluster specs) and cache
+// (unavailable offerings, catalogs).
+type Dir struct {
+	State string
+	Cache string
+}
+
+func (d Dir) specPath(name string) string {
+	return filepath.Join(d.State, "clusters", name+".json")
+}
+
+// SaveSpec remembers a cluster's spec.
+func (d Dir) SaveSpec(c *spec.Cluster) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(d.specPath(c.Name), b)
+}
+
+// LoadSpec returns the remembered spec of a cluster, or nil if there is
+// none. A corrupt file counts as none.
+func (d Dir) LoadSpec(name string) (*spec.Cluster, error) {
+	b, err := os.ReadFile(d.specPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c spec.Cluster
+	if json.Unmarshal(b, &c) != nil || c.Name != name {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// RemoveSpec forgets a cluster.
+func (d Dir) RemoveSpec(name string) error {
+	err := os.Remove(d.specPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func (d Dir) unavailablePath() string { return filepath.Join(d.Cache, "unavailable.json") }
+
+// LoadUnavailable returns the unexpired unavailable offerings.
+func (d Dir) LoadUnavailable(now time.Time) *plan.Unavailable {
+	u := &plan.Unavailable{}
+	if b, err := os.ReadFile(d.unavailablePath()); err == nil {
+		_ = json.Unmarshal(b, u)
+	}
+	u.Prune(now)
+	return u
+}
+
+// SaveUnavailable writes the unavailable offerings, pruned.
+func (d Dir) SaveUnavailable(u *plan.Unavailable, now time.Time) error {
+	u.Prune(now)
+	b, err := json.MarshalIndent(u, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(d.unavailablePath(), b)
+}
+
+// writeFile writes atomically: a crash never leaves half a file.
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cache: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cache: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// DownOptions are the inputs of `burst down`.
+type DownOptions struct {
+	Factory *Factory
+	Name    string
+	Yes     bool
+	Timeout time.Duration
+}
+
+// NewCmdDown builds `burst down`.
+func NewCmdDown(f *Factory, runF func(context.Context, *DownOptions) error) *cobra.Command {
+	opts := &DownOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "down [NAME]",
+		Short: "Remove a cluster and everything burst created for it",
+		Long: `Terminate every machine of the cluster (found by tag, so it works from any
+machine and after any crash), wait until they are gone, and remove the
+cluster's network rules, keys and other shared resources.
+
+On a terminal, down asks first; without one it needs --yes.`,
+		Example: `  burst down
+  burst down etl --yes --provider aws`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				opts.Name = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return downRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask; required without a terminal")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up waiting for machines to end after this long")
+	return cmd
+}
+
+// clusterProviders returns the providers to look for a cluster on: --provider,
+// else the cluster's remembered providers, else the configured ones.
+func clusterProviders(f *Factory, name string) ([]string, *spec.Cluster, error) {
+	dir, err := f.Cache()
+	if err != nil {
+		return nil, nil, err
+	}
+	cached, err := dir.LoadSpec(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ex := explicitProviders(f); len(ex) > 0 {
+		names, err := f.ProviderNames(ex)
+		return names, cached, err
+	}
+	if cached != nil && len(cached.Providers) > 0 {
+		names, err := f.ProviderNames(cached.Providers)
+		return names, cached, err
+	}
+	names, err := f.ProviderNames(nil)
+	return names, cached, err
+}
+
+func downRun(ctx context.Context, opts *DownOptions) error {
+	f := opts.Factory
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	name, err := nameArg(f, optsName(opts.Name))
+	if err != nil {
+		return err
+	}
+	if err := spec.ValidateName(name); err != nil {
+		return err
+	}
+	providers, _, err := clusterProviders(f, name)
+	if err != nil {
+		return err
+	}
+	if !opts.Yes {
+		if !f.IO.CanPrompt() {
+			return usageErrorf(fmt.Errorf("down removes cluster %s: pass --yes to confirm (no terminal to ask on)", name))
+		}
+		ok, err := f.IO.Confirm(fmt.Sprintf("Remove cluster %s and all its machines on %v?", name, providers))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &silentError{err: errors.New("cancelled")}
+		}
+	}
+	rep := f.Reporter(cfg)
+	eng := f.engine(cfg, rep, nil, opts.Timeout)
+	res, err := eng.Down(ctx, name, providers)
+	rep.Close()
+	if err != nil {
+		return err
+	}
+	dir, err := f.Cache()
+	if err != nil {
+		return err
+	}
+	if err := dir.RemoveSpec(name); err != nil {
+		return err
+	}
+	if cfg.Output == "json" {
+		return writeJSONLine(f.IO.Out, summaryOf(res, name))
+	}
+	if res.Terminated == 0 {
+		fmt.Fprintf(f.IO.Out, "Cluster %s has no machines; nothing to remove.\n", name)
+	} else {
+		fmt.Fprintf(f.IO.Out, "Cluster %s is down: %s terminated.\n", name, plural(res.Terminated, "machine"))
+	}
+	return nil
+}
+
+func optsName(n string) []string {
+	if n == "" {
+		return nil
+	}
+	return []string{n}
+}

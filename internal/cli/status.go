@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// StatusOptions are the inputs of `burst status`.
+type StatusOptions struct {
+	Factory *Factory
+	Name    string
+}
+
+// NewCmdStatus builds `burst status`.
+func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show a cluster's machines, addresses and price",
+		Long: `Show what runs in a cluster: its machines as the cloud reports them (found
+by tag), the scheduler and dashboard addresses, and the price per hour.`,
+		Example: `  burst status
+  burst status etl -o json | jq -r .scheduler_address`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				opts.Name = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+	return cmd
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	f := opts.Factory
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	name, err := nameArg(f, optsName(opts.Name))
+	if err != nil {
+		return err
+	}
+	if err := spec.ValidateName(name); err != nil {
+		return err
+	}
+	providers, cached, err := clusterProviders(f, name)
+	if err != nil {
+		return err
+	}
+	w := spec.Workload{Name: spec.DefaultWorkload}
+	if cached != nil {
+		w = cached.Workload
+	}
+	eng := f.engine(cfg, nil, nil, 0)
+	res, err := eng.Status(ctx, name, providers, w)
+	if err != nil {
+		return err
+	}
+	cat, err := f.Catalog(ctx, providers)
+	if err != nil {
+		return err
+	}
+	price := priceOf(res.Machines, cat)
+	if cfg.Output == "json" {
+		return writeJSON(f.IO.Out, StatusJSON{
+			Cluster: name, Provider: strings.Join(providers, ","), Providers: providers,
+			SchedulerAddress: res.SchedulerAddress, DashboardAddress: res.DashboardAddress,
+			PricePerHour: round4(price), Machines: nonNil(res.Machines),
+		}, true)
+	}
+	if len(res.Machines) == 0 {
+		fmt.Fprintf(f.IO.Out, "Cluster %s has no machines on %s.\n", name, strings.Join(providers, ","))
+		return nil
+	}
+	live := 0
+	for _, m := range res.Machines {
+		if m.State.Live() {
+			live++
+		}
+	}
+	fmt.Fprintf(f.IO.Out, "Cluster %s on %s: %d live machines, $%.4f/h\n", name, strings.Join(providers, ","), live, price)
+	if res.SchedulerAddress != "" {
+		fmt.Fprintf(f.IO.Out, "  scheduler  %s\n  dashboard  %s\n", res.SchedulerAddress, res.DashboardAddress)
+	}
+	fmt.Fprintln(f.IO.Out)
+	printMachines(f, res.Machines)
+	return nil
+}

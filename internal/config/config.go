@@ -1,0 +1,219 @@
+// Package config loads burst's configuration once per run into typed
+// structs. Precedence, highest first: command-line flag, environment
+// variable BURST_<KEY> (nested keys joined with "_", e.g. BURST_AWS_REGION),
+// the config file ($XDG_CONFIG_HOME/burst/config.yaml, or --config /
+// BURST_CONFIG), then the defaults below.
+//
+// Commands never read viper keys; they get a *Config. A config file with an
+// unknown key is an error, so a typo never passes silently.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is burst's whole configuration.
+type Config struct {
+	// Provider is the default provider, or a comma-separated list to plan
+	// across. Empty means "local", with a notice.
+	Provider string `mapstructure:"provider"`
+	// Output is "text" or "json".
+	Output string `mapstructure:"output"`
+	// Cluster is the cluster name used when a command is given none.
+	Cluster string `mapstructure:"cluster"`
+	// Verbose raises log detail on stderr (0 = quiet).
+	Verbose int `mapstructure:"verbose"`
+
+	// Spec defaults, applied before a cluster file and flags.
+	IdleTimeout string `mapstructure:"idle_timeout"`
+	MaxLifetime string `mapstructure:"max_lifetime"`
+	Workload    string `mapstructure:"workload"`
+	Image       string `mapstructure:"image"`
+	SpotPolicy  string `mapstructure:"spot_policy"`
+	Region      string `mapstructure:"region"`
+
+	// Directories. State holds local machines and cluster caches; cache
+	// holds catalogs and the unavailable-offerings cache; data holds SSH
+	// keys.
+	StateDir string `mapstructure:"state_dir"`
+	CacheDir string `mapstructure:"cache_dir"`
+	DataDir  string `mapstructure:"data_dir"`
+
+	Local Local `mapstructure:"local"`
+	AWS   AWS   `mapstructure:"aws"`
+	GCP   GCP   `mapstructure:"gcp"`
+	Azure Azure `mapstructure:"azure"`
+
+	// File is the config file that was read, or "" if none.
+	File string `mapstructure:"-"`
+	// ProviderFromDefault is true when no flag, env var or file set the
+	// provider and "local" was chosen.
+	ProviderFromDefault bool `mapstructure:"-"`
+}
+
+// Local configures the local provider.
+type Local struct {
+	// Python is the interpreter with Dask; empty means search PATH and
+	// /usr/bin for one that can import distributed.
+	Python string `mapstructure:"python"`
+	// MaxMachines caps machines on this host; 0 derives it from memory.
+	MaxMachines int `mapstructure:"max_machines"`
+}
+
+// Error is a configuration error: an unreadable or malformed file, an
+// unknown key, a bad value. The CLI maps it to exit code 2.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// Options are the inputs of Load.
+type Options struct {
+	// File is an explicit config file (--config); it must exist.
+	File string
+	// Flags are flags whose names, with "-" as "_", are config keys; only
+	// flags the user set take effect.
+	Flags *pflag.FlagSet
+	// Getenv reads the environment (os.Getenv when nil).
+	Getenv func(string) string
+}
+
+// Load reads the configuration.
+func Load(opts Options) (*Config, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	v := viper.New()
+	// Layers, lowest first: defaults, the config file, env vars, flags.
+	// viper's Set is its top layer, so env is Set before flags overwrite it.
+	defaults := Config{Output: "text", Cluster: "burst"}
+	registerKeys(v, reflect.ValueOf(defaults), "")
+	keys := v.AllKeys()
+
+	file := opts.File
+	if file == "" {
+		file = getenv("BURST_CONFIG")
+	}
+	explicit := file != ""
+	if !explicit {
+		file = filepath.Join(xdg(getenv, "XDG_CONFIG_HOME", ".config"), "burst", "config.yaml")
+	}
+	cfg := &Config{}
+	if b, err := os.ReadFile(file); err == nil {
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("config file %s: %s", file, firstLine(err.Error()))}
+		}
+		cfg.File = file
+	} else if explicit || !errors.Is(err, fs.ErrNotExist) {
+		return nil, &Error{Msg: fmt.Sprintf("config file: %v", err)}
+	}
+	for _, k := range keys {
+		if val := getenv(envName(k)); val != "" {
+			v.Set(k, val)
+		}
+	}
+	if opts.Flags != nil {
+		opts.Flags.Visit(func(f *pflag.Flag) {
+			key := strings.ReplaceAll(f.Name, "-", "_")
+			if slices.Contains(keys, key) {
+				v.Set(key, f.Value.String())
+			}
+		})
+	}
+	if err := v.UnmarshalExact(cfg); err != nil {
+		where := "config"
+		if cfg.File != "" {
+			where = "config file " + cfg.File
+		}
+		return nil, &Error{Msg: where + ": " + describeDecode(err)}
+	}
+	if cfg.Provider == "" {
+		cfg.Provider = "local"
+		cfg.ProviderFromDefault = true
+	}
+	cfg.Provider = strings.ToLower(cfg.Provider)
+	switch cfg.Output {
+	case "text", "json":
+	default:
+		return nil, &Error{Msg: fmt.Sprintf("invalid output %q (want text or json)", cfg.Output)}
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = filepath.Join(xdg(getenv, "XDG_STATE_HOME", filepath.Join(".local", "state")), "burst")
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(xdg(getenv, "XDG_CACHE_HOME", ".cache"), "burst")
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(xdg(getenv, "XDG_DATA_HOME", filepath.Join(".local", "share")), "burst")
+	}
+	return cfg, nil
+}
+
+// envName is the environment variable of a key: BURST_AWS_REGION for
+// aws.region.
+func envName(key string) string {
+	return "BURST_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// registerKeys declares every field of the config struct as a viper key with
+// its default, so env vars reach nested keys and the key list is complete.
+func registerKeys(v *viper.Viper, val reflect.Value, prefix string) {
+	t := val.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		if f.Type.Kind() == reflect.Struct {
+			registerKeys(v, val.Field(i), key+".")
+			continue
+		}
+		v.SetDefault(key, val.Field(i).Interface())
+	}
+}
+
+func xdg(getenv func(string) string, env, fallback string) string {
+	if d := getenv(env); d != "" && filepath.IsAbs(d) {
+		return d
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, fallback)
+}
+
+// describeDecode flattens mapstructure's multi-line error into one line.
+func describeDecode(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "decoding failed due to") {
+			continue
+		}
+		parts = append(parts, strings.TrimPrefix(l, "* "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " " + strings.Join(strings.Fields(s[i+1:]), " ")
+	}
+	return s
+}

@@ -1,0 +1,211 @@
+// Package provider defines the contract between burst and a cloud: the
+// Provider interface every backend implements, the optional interfaces found
+// by type assertion, the error kinds, and the registry of backends.
+//
+// Provider packages (aws, gcp, azure, local, fake) are the only code that
+// talks to a cloud; only they see SDK types. Everything above them
+// (provision, cli) speaks in the types of this package.
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/burstdev/burst/internal/bootstrap"
+	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// Provider is a cloud (or this host) that can run machines.
+//
+// Every machine a Provider creates carries the request's tags from the
+// moment it exists, so Machines finds it even if the process that launched
+// it died before Launch returned. Implementations must be safe for
+// concurrent use.
+type Provider interface {
+	// Name is the registry name: "aws", "gcp", "azure", "local", "fake".
+	Name() string
+
+	// Catalog returns the machine types this provider offers, with their
+	// offerings. It may call the cloud (a live refresh); callers cache it.
+	Catalog(ctx context.Context) (*catalog.Catalog, error)
+
+	// Launch starts up to req.Count machines, trying req.Offerings in order
+	// (a provider may spread one call over several offerings, as EC2 Fleet
+	// does). Partial success is normal: the result lists the machines that
+	// exist and, per offering, why more could not be had. The error is
+	// non-nil only when the call as a whole failed (auth, throttled after
+	// retries, invalid request); machines that exist are still returned.
+	//
+	// Launch is idempotent per req.Token: calling it again with the same
+	// token returns the same machines and creates none.
+	Launch(ctx context.Context, req LaunchRequest) (*LaunchResult, error)
+
+	// Machines lists the machines tagged with the filter's cluster (all
+	// burst machines when Cluster is empty), in every region the filter
+	// names or, with none named, every region the provider is configured
+	// for. Terminated machines the cloud still reports may be included with
+	// State Terminated.
+	Machines(ctx context.Context, f Filter) ([]Machine, error)
+
+	// Terminate ends the given machines. It is idempotent: machines that are
+	// already gone are not an error. It returns once the cloud accepted the
+	// request; machines may still be shutting down.
+	Terminate(ctx context.Context, ms []Machine) error
+}
+
+// LaunchRequest asks for Count machines of one role.
+type LaunchRequest struct {
+	Cluster string
+	Role    spec.Role
+	Count   int
+	// Offerings to try, in order. All belong to this provider and share a
+	// capacity type.
+	Offerings []plan.Offering
+	// Token makes the call idempotent: at most 64 characters of [a-z0-9-].
+	Token string
+	// Tags go on every resource the launch creates (machine, disks, fleet).
+	Tags map[string]string
+	// Boot is what the machine runs; the provider renders it for its target.
+	Boot bootstrap.Config
+	// Disk is the root disk size; 0 means the provider's default.
+	Disk spec.Size
+	// AllOrNothing asks for Count machines or none (GCE minCount).
+	AllOrNothing bool
+}
+
+// LaunchResult is what a Launch achieved.
+type LaunchResult struct {
+	Machines []Machine
+	// Failures say, per offering tried, why it gave fewer machines than
+	// asked. Errors carry a Kind (ErrNoCapacity, ErrQuota, ...).
+	Failures []OfferingError
+}
+
+// OfferingError is a failure of one offering within a Launch.
+type OfferingError struct {
+	Offering plan.Offering
+	Err      error
+}
+
+// Filter selects machines.
+type Filter struct {
+	Cluster string
+	Regions []string
+}
+
+// State is a machine's lifecycle state, normalised across clouds.
+type State string
+
+// Machine states.
+const (
+	Pending    State = "pending"
+	Running    State = "running"
+	Stopping   State = "stopping"
+	Stopped    State = "stopped"
+	Terminated State = "terminated"
+)
+
+// Live reports whether a machine in this state exists and may bill.
+func (s State) Live() bool { return s == Pending || s == Running }
+
+// Machine is one machine as the cloud reports it.
+type Machine struct {
+	ID           string            `json:"id"`
+	Cluster      string            `json:"cluster"`
+	Role         spec.Role         `json:"role"`
+	State        State             `json:"state"`
+	Provider     string            `json:"provider"`
+	Region       string            `json:"region"`
+	Zone         string            `json:"zone"`
+	InstanceType string            `json:"instance_type"`
+	Capacity     catalog.Capacity  `json:"capacity"`
+	PrivateIP    string            `json:"private_ip"`
+	PublicIP     string            `json:"public_ip,omitempty"`
+	LaunchedAt   time.Time         `json:"launched_at"`
+	Tags         map[string]string `json:"-"`
+}
+
+// The tags burst puts on every resource it creates. GCE labels allow only
+// lower-case letters, digits, "-" and "_", which these keys respect.
+const (
+	TagCluster = "burst-cluster"
+	TagRole    = "burst-role"
+	TagOwner   = "burst-owner"
+	TagCreated = "burst-created"
+	TagExpires = "burst-expires"
+	TagSpec    = "burst-spec"
+	// TagSchedulerPort and TagDashboardPort are set on a head whose ports
+	// differ from the workload's defaults (the local provider on a shared
+	// host).
+	TagSchedulerPort = "burst-scheduler-port"
+	TagDashboardPort = "burst-dashboard-port"
+)
+
+// Optional interfaces. The provision engine finds them by type assertion.
+
+// Preparer creates and removes what a cluster needs besides machines:
+// networks, security groups or firewalls, key pairs, resource groups.
+type Preparer interface {
+	// Prepare makes sure the cluster's shared resources exist, tagged. It is
+	// idempotent.
+	Prepare(ctx context.Context, req PrepareRequest) error
+	// Cleanup removes the cluster's shared resources once its machines are
+	// gone. It is idempotent.
+	Cleanup(ctx context.Context, cluster string, regions []string) error
+}
+
+// PrepareRequest describes the cluster Prepare sets up.
+type PrepareRequest struct {
+	Cluster string
+	Regions []string
+	Tags    map[string]string
+}
+
+// Preflighter checks, before anything is created, that a plan can run:
+// quotas, images, local dependencies. A failure is returned as a kinded
+// error (ErrQuota, ErrInvalid, ErrMissing) and nothing has been created.
+type Preflighter interface {
+	Preflight(ctx context.Context, req PreflightRequest) error
+}
+
+// PreflightRequest is the part of a plan that falls to one provider.
+type PreflightRequest struct {
+	Cluster  string
+	Workload spec.Workload
+	// Groups are the plan's groups restricted to this provider's offerings;
+	// Count is what may be launched on it.
+	Groups []plan.Group
+}
+
+// Limits describes how a provider likes launches cut up.
+type Limits struct {
+	// MaxPerLaunch is the most machines one Launch call may ask for.
+	MaxPerLaunch int
+	// MaxInFlight is how many Launch calls may run at once.
+	MaxInFlight int
+}
+
+// Limiter is implemented by providers whose launches need chunking.
+type Limiter interface {
+	Limits() Limits
+}
+
+// DefaultLimits apply to providers that do not implement Limiter.
+var DefaultLimits = Limits{MaxPerLaunch: 1000, MaxInFlight: 4}
+
+// LimitsOf returns p's limits.
+func LimitsOf(p Provider) Limits {
+	if l, ok := p.(Limiter); ok {
+		lim := l.Limits()
+		if lim.MaxPerLaunch <= 0 {
+			lim.MaxPerLaunch = DefaultLimits.MaxPerLaunch
+		}
+		if lim.MaxInFlight <= 0 {
+			lim.MaxInFlight = DefaultLimits.MaxInFlight
+		}
+		return lim
+	}
+	return DefaultLimits
+}
