@@ -17,12 +17,12 @@ type specFlags struct {
 	Workers string
 
 	CPU, Memory, GPU, GPUMemory, Arch, Disk string
-	SpotPolicy                             string
-	Spot                                   bool
-	MaxPrice                               string
-	Regions, Zones, InstanceTypes          []string
-	HeadCPU, HeadMemory                    string
-	HeadInstanceTypes                      []string
+	SpotPolicy                              string
+	Spot                                    bool
+	MaxPrice                                string
+	Regions, Zones, InstanceTypes           []string
+	HeadCPU, HeadMemory                     string
+	HeadInstanceTypes                       []string
 
 	Workload, Image string
 	Pip             []string
