@@ -106,6 +106,7 @@ processes on this machine (the local provider).`,
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}
+	root.AddCommand(NewCmdPolicy(f))
 	root.AddCommand(NewCmdVersion(f))
 	root.AddCommand(&cobra.Command{
 		Use:   "exit-codes",

@@ -27,6 +27,9 @@ type Entry struct {
 	Name        string
 	Description string
 	New         Constructor
+	// Policy returns the least-privilege permissions burst needs on this
+	// cloud (an IAM policy, a custom role), or nil if it needs none.
+	Policy func() string
 }
 
 // Registry is the set of providers a burst binary knows. It is a value built
