@@ -28,7 +28,7 @@ func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, reg *pro
 // and providers through it).
 func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
-	root.SetArgs(args)
+	root.SetArgs(normalizeGPUArgs(args))
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
