@@ -81,7 +81,8 @@ type Options struct {
 	// APIEndpoint is the cloud API self-removal calls (gcp, azure); empty
 	// means the public one.
 	APIEndpoint string
-	// Tick is the watchdog's poll period (default 5s).
+	// Tick is the watchdog's poll period (default 5s, shorter for short
+	// idle timeouts).
 	Tick time.Duration
 }
 
@@ -109,7 +110,11 @@ func Render(c Config, o Options) (string, error) {
 	}
 	tick := o.Tick
 	if tick <= 0 {
+		// Check every 5s, or four times per idle timeout when that is short.
 		tick = 5 * time.Second
+		if c.IdleTimeout > 0 {
+			tick = min(tick, max(time.Second, c.IdleTimeout/4))
+		}
 	}
 	dir := o.Dir
 	api := o.APIEndpoint

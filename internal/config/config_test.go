@@ -97,7 +97,7 @@ func TestUnsetFlagsDoNotOverride(t *testing.T) {
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, body, want string
-		env            map[string]string
+		env              map[string]string
 	}{
 		{"unknown key", "provder: aws\n", "provder", nil},
 		{"unknown nested key", "aws:\n  regoin: x\n", "regoin", nil},

@@ -56,7 +56,7 @@ type Options struct {
 	Python string
 	// MaxMachines caps live machines on this host; 0 derives it from memory.
 	MaxMachines int
-	// Tick is the watchdog's poll period (default 5s; tests use 1s).
+	// Tick is the watchdog's poll period (0: the bootstrap's default).
 	Tick time.Duration
 	// Now is the clock.
 	Now func() time.Time
@@ -89,9 +89,6 @@ func New(opts Options) (*Provider, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	if opts.Tick <= 0 {
-		opts.Tick = 5 * time.Second
 	}
 	host := HostType()
 	if opts.MaxMachines <= 0 {
