@@ -222,7 +222,7 @@ func reportInterrupted(f *Factory, name string, providers []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	eng := &provision.Engine{Provider: f.Provider, Now: f.Now}
-	res, err := eng.Status(ctx, name, providers, spec.Workload{})
+	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "burst: interrupted; could not list cluster %s: %v\n", name, err)
 		return

@@ -136,6 +136,8 @@ const (
 	TagCreated = "burst-created"
 	TagExpires = "burst-expires"
 	TagSpec    = "burst-spec"
+	// TagWorkload says what the machines run ("dask", "none").
+	TagWorkload = "burst-workload"
 	// TagSchedulerPort and TagDashboardPort are set on a head whose ports
 	// differ from the workload's defaults (the local provider on a shared
 	// host).
