@@ -230,13 +230,13 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 func (e *Engine) Tags(c *spec.Cluster, role spec.Role) map[string]string {
 	now := e.Now()
 	tags := map[string]string{
-		provider.TagCluster: c.Name,
-		provider.TagRole:    string(role),
-		provider.TagOwner:   TagValue(e.Owner),
-		provider.TagCreated: strconv.FormatInt(now.Unix(), 10),
-		provider.TagSpec:    c.Hash(),
+		provider.TagCluster:  c.Name,
+		provider.TagRole:     string(role),
+		provider.TagOwner:    TagValue(e.Owner),
+		provider.TagCreated:  strconv.FormatInt(now.Unix(), 10),
+		provider.TagSpec:     c.Hash(),
 		provider.TagWorkload: c.Workload.Name,
-		"Name":              c.Name + "-" + string(role),
+		"Name":               c.Name + "-" + string(role),
 	}
 	if c.MaxLifetime > 0 {
 		tags[provider.TagExpires] = strconv.FormatInt(now.Add(c.MaxLifetime).Unix(), 10)
