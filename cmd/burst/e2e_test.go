@@ -339,3 +339,47 @@ func TestMissingDaskFailsCleanly(t *testing.T) {
 		t.Fatalf("machines were started: %v", dirs)
 	}
 }
+
+// TestInterruptedUp: Ctrl-C during up stops it, says what exists, exits
+// 130; up again finishes the job, down removes everything.
+func TestInterruptedUp(t *testing.T) {
+	needDask(t)
+	s := newSandbox(t)
+	cmd := exec.Command(s.bin, "up", "e2e", "-n", "4", "--yes")
+	cmd.Env = s.env
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the head exists, while the rest is under way.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.machineDirs("e2e")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted up: %v, want exit 130\n%s", err, errOut.String())
+	}
+	last := strings.TrimSpace(errOut.String())
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	if !strings.Contains(last, "interrupted; cluster e2e has") || !strings.Contains(last, "burst down e2e") {
+		t.Fatalf("last stderr line %q does not say what exists", last)
+	}
+	if strings.Count(errOut.String(), "interrupted") != 1 {
+		t.Fatalf("interruption reported more than once:\n%s", errOut.String())
+	}
+	out, errS, code := s.burst("up", "e2e", "-n", "4", "--yes", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"machines":5`) {
+		t.Fatalf("up after interrupt: exit %d\n%s\n%s", code, out, errS)
+	}
+	if _, _, code := s.burst("down", "e2e", "--yes"); code != 0 {
+		t.Fatalf("down: exit %d", code)
+	}
+}

@@ -206,7 +206,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	}
 	if errors.Is(err, context.Canceled) {
 		reportInterrupted(f, c.Name, c.Providers)
-		return err
+		return &silentError{err: err}
 	}
 	if res != nil {
 		res.PricePerHour = priceOf(res.Machines, cat)
@@ -217,7 +217,9 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	return err
 }
 
-// reportInterrupted says what exists after Ctrl-C.
+// reportInterrupted says, on one line, what exists after Ctrl-C: the
+// machines already launched stay (they are tagged and carry their own
+// deadline), and the user chooses to finish or remove them.
 func reportInterrupted(f *Factory, name string, providers []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
