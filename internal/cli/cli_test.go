@@ -29,7 +29,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	home := t.TempDir()
-	e := &env{t: t, fake: fake.New(), home: home, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, home: home, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	e.fake = fake.New(fake.WithNow(func() time.Time { return e.now }))
 	e.vars = map[string]string{
 		"HOME":            home,
 		"XDG_CONFIG_HOME": filepath.Join(home, "config"),
@@ -420,5 +421,44 @@ spec:
 	ws := e.fake.Live("fromfile", "worker")
 	if len(ws) != 1 || (ws[0].InstanceType != "f1.large" && ws[0].InstanceType != "a1.large") {
 		t.Fatalf("workers %v: want 1 (flag beats file) of an 8-vCPU type (file's cpu)", ws)
+	}
+}
+
+func TestGC(t *testing.T) {
+	e := newEnv(t)
+	if r := e.run(false, "", "up", "keep", "-n", "1"); r.code != 0 {
+		t.Fatal(r.errOut)
+	}
+	if r := e.run(false, "", "up", "lost", "-n", "2"); r.code != 0 {
+		t.Fatal(r.errOut)
+	}
+	e.fake.Terminate(context.Background(), e.fake.Live("lost", "head"))
+	r := e.run(false, "", "gc")
+	if r.code != 0 || !strings.Contains(r.out, "Nothing left behind") {
+		t.Fatalf("young clusters collected: exit %d\n%s", r.code, r.out)
+	}
+	e.now = e.now.Add(time.Hour)
+	r = e.run(false, "", "gc", "-o", "json")
+	var doc GCJSON
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil || r.code != 0 {
+		t.Fatalf("gc json: exit %d %v\n%s", r.code, err, r.out)
+	}
+	if len(doc.Orphans) != 3 || doc.Deleted || doc.PricePerHour <= 0 {
+		t.Fatalf("gc found %+v", doc)
+	}
+	for _, o := range doc.Orphans {
+		if o.Cluster != "lost" || (o.Kind == "machine") != (o.Reason == "cluster has no head") {
+			t.Fatalf("orphan %+v", o)
+		}
+	}
+	if len(e.fake.Live("lost", "")) != 2 {
+		t.Fatal("gc without --yes deleted something")
+	}
+	r = e.run(false, "", "gc", "--yes")
+	if r.code != 0 || !strings.Contains(r.errOut, "Deleted 3 orphans") || len(e.fake.Live("lost", "")) != 0 || len(e.fake.Live("keep", "")) != 2 {
+		t.Fatalf("gc --yes: exit %d, lost %d, keep %d\n%s", r.code, len(e.fake.Live("lost", "")), len(e.fake.Live("keep", "")), r.errOut)
+	}
+	if r := e.run(false, "", "gc", "--region", "a", "--all-regions"); r.code != ExitUsage {
+		t.Fatalf("conflicting flags: exit %d", r.code)
 	}
 }

@@ -95,6 +95,7 @@ processes on this machine (the local provider).`,
 		NewCmdStatus(f, nil),
 		NewCmdDown(f, nil),
 		NewCmdLs(f, nil),
+		NewCmdGC(f, nil),
 	} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)

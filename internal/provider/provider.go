@@ -82,10 +82,16 @@ type OfferingError struct {
 	Err      error
 }
 
-// Filter selects machines.
+// Filter selects machines (and, for a Collector, resources).
 type Filter struct {
+	// Cluster selects one cluster; empty selects every burst cluster.
 	Cluster string
+	// Regions limits the search; empty means the regions the provider is
+	// configured for.
 	Regions []string
+	// AllRegions searches every region the account can use (burst gc
+	// --all-regions); it overrides Regions.
+	AllRegions bool
 }
 
 // State is a machine's lifecycle state, normalised across clouds.
