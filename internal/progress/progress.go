@@ -21,6 +21,7 @@ const (
 	TypeTerminate   = "terminate"   // machines asked to end
 	TypeWait        = "wait"        // waiting for machines: Ready of Total
 	TypeReady       = "ready"       // what was waited for is ready
+	TypeNote        = "note"        // how something will run, from a provider
 	TypeWarning     = "warning"     // something the user should know
 	TypeSummary     = "summary"     // the last event of a command
 )

@@ -178,6 +178,9 @@ type PreflightRequest struct {
 	// Groups are the plan's groups restricted to this provider's offerings;
 	// Count is what may be launched on it.
 	Groups []plan.Group
+	// Note tells the user something worth knowing about how the plan will
+	// run (never nil when called by the engine).
+	Note func(msg string)
 }
 
 // Limits describes how a provider likes launches cut up.

@@ -408,7 +408,10 @@ func (e *Engine) preflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, 
 			return err
 		}
 		if pf, ok := p.(provider.Preflighter); ok {
-			if err := pf.Preflight(ctx, provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups}); err != nil {
+			note := func(msg string) {
+				e.emit(progress.Event{Type: progress.TypeNote, Cluster: c.Name, Provider: name, Message: name + ": " + msg})
+			}
+			if err := pf.Preflight(ctx, provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups, Note: note}); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}

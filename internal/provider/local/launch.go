@@ -42,8 +42,16 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 // dask workload, and the host must have room for the machines.
 func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest) error {
 	if req.Workload.Name == "dask" {
-		if _, err := p.pythonPath(ctx); err != nil {
+		py, err := p.pythonPath(ctx)
+		if err != nil {
 			return err
+		}
+		if req.Note != nil {
+			msg := fmt.Sprintf("running this host's Dask %s (%s)", p.pyVersion, py)
+			if len(req.Workload.Pip) > 0 || req.Workload.Image != spec.DefaultImage && req.Workload.Image != "" {
+				msg += "; --image and --pip apply to cloud machines only"
+			}
+			req.Note(msg)
 		}
 	}
 	want := 0

@@ -59,9 +59,10 @@ type Provider struct {
 	// lock does the same across burst processes.
 	mu sync.Mutex
 
-	pyOnce sync.Once
-	python string
-	pyErr  error
+	pyOnce    sync.Once
+	python    string
+	pyVersion string
+	pyErr     error
 }
 
 var (

@@ -71,7 +71,7 @@ func daskVersion(ctx context.Context, python string) (string, error) {
 // python discovers the interpreter once per provider.
 func (p *Provider) pythonPath(ctx context.Context) (string, error) {
 	p.pyOnce.Do(func() {
-		p.python, _, p.pyErr = FindPython(ctx, p.opts.Python)
+		p.python, p.pyVersion, p.pyErr = FindPython(ctx, p.opts.Python)
 	})
 	return p.python, p.pyErr
 }
