@@ -129,7 +129,7 @@ func (p *pool) infeasibleTypes() *InfeasibleError {
 		sizes := uniq(usable, func(t *catalog.Type) float64 { return float64(t.VCPUs) })
 		top := sizes[len(sizes)-1]
 		if r.CPU.OrMore || float64(r.CPU.Value) > top {
-			e.Reason = fmt.Sprintf("no machine has %d or more vCPUs", r.CPU.Value)
+			e.Reason = fmt.Sprintf("no machine has %s vCPUs", countWord(r.CPU.Value, r.CPU.OrMore))
 			e.Alternatives = append([]string{"the largest: "}, largest(usable, 3)...)
 			e.Alternatives = []string{"the largest: " + strings.Join(e.Alternatives[1:], ", ")}
 		} else {
@@ -142,7 +142,7 @@ func (p *pool) infeasibleTypes() *InfeasibleError {
 	if len(memOK) == 0 {
 		sizes := uniq(usable, func(t *catalog.Type) float64 { return t.MemoryGiB })
 		if r.Memory.OrMore || r.Memory.Value.GiB() > sizes[len(sizes)-1] {
-			e.Reason = fmt.Sprintf("no machine has %s or more memory", r.Memory.Value)
+			e.Reason = fmt.Sprintf("no machine has %s memory", r.Memory)
 			e.Alternatives = []string{"the largest: " + strings.Join(largestMem(usable, 3), ", ")}
 		} else {
 			e.Reason = fmt.Sprintf("no machine has exactly %s of memory", r.Memory.Value)

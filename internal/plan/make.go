@@ -138,12 +138,12 @@ func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 // pool is one role's planning state.
 type pool struct {
-	c     *spec.Cluster
-	role  spec.Role
-	spec  spec.Pool
-	cat   *catalog.Catalog
-	opts  Options
-	ix    *index
+	c    *spec.Cluster
+	role spec.Role
+	spec spec.Pool
+	cat  *catalog.Catalog
+	opts Options
+	ix   *index
 	// types are the indexes of the fitting types in cat.Types.
 	types []int
 	// sites holds, per site ID of the index, the cheapest usable offering
