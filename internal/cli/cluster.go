@@ -27,6 +27,9 @@ type clusterRequest struct {
 	Timeout   time.Duration
 	// RequireExisting makes a missing cluster an error (scale).
 	RequireExisting bool
+	// PlanOnly accepts, besides registered providers, the clouds the
+	// embedded catalog covers: `burst plan` needs no provider to run.
+	PlanOnly bool
 }
 
 // resolveSpec builds the cluster spec: the remembered spec of an existing
@@ -95,8 +98,12 @@ func resolveSpec(f *Factory, req *clusterRequest) (*spec.Cluster, bool, error) {
 			return nil, false, err
 		}
 	}
+	check := f.Registry.Check
+	if req.PlanOnly {
+		check = f.CheckPlanProvider
+	}
 	for _, p := range c.Providers {
-		if err := f.Registry.Check(p); err != nil {
+		if err := check(p); err != nil {
 			return nil, false, err
 		}
 	}

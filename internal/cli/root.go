@@ -28,7 +28,7 @@ func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, reg *pro
 // and providers through it).
 func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
-	root.SetArgs(args)
+	root.SetArgs(gpuArgs(args))
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
@@ -104,6 +104,15 @@ processes on this machine (the local provider).`,
 		NewCmdLs(f, nil),
 	} {
 		c.GroupID = "cluster"
+		root.AddCommand(c)
+	}
+	root.AddGroup(&cobra.Group{ID: "planning", Title: "Planning commands:"})
+	for _, c := range []*cobra.Command{
+		NewCmdPlan(f, nil),
+		NewCmdTypes(f, nil),
+		NewCmdCatalog(f),
+	} {
+		c.GroupID = "planning"
 		root.AddCommand(c)
 	}
 	root.AddCommand(NewCmdPolicy(f))
