@@ -38,7 +38,14 @@ the launch calls it expects, and the age of the catalog the prices come from.
 plan has no side effects: it reads the catalog (the embedded snapshot, or
 the cache of burst catalog refresh), never calls a cloud and needs no
 credentials. It takes every flag of up. A spec no machine satisfies exits
-with code 3 and names the nearest alternatives.`,
+with code 3 and names the nearest alternatives.
+
+Head and workers share one site (provider and region), since workers reach
+the scheduler on the head's private address: plan picks the site where the
+whole cluster costs least. Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB or
+TiB (a bare number is GiB); --gpu takes any, MODEL or MODEL:COUNT (A100,
+A100-80GB, H100, H200, L4, L40S, A10G, A10, T4, V100, ...), case-insensitive;
+--spot means --spot-policy spot-with-fallback.`,
 		Example: `  burst plan -n 100 --gpu A100:8 --spot-policy spot-with-fallback --provider aws,gcp
   burst plan -n 500 --cpu 8+ --memory 32GiB+ --spot --provider aws --region us-east-1,us-east-2
   burst plan -f examples/gpu-training.yaml -o json`,
