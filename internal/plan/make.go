@@ -88,13 +88,14 @@ func Make(c *spec.Cluster, cat *catalog.Catalog, opts Options) (*Plan, error) {
 		if hs == nil {
 			continue
 		}
-		total := hs.primary(head)
+		total, _ := hs.primary(head)
 		if workers != nil {
 			ws := workers.sites[id]
 			if ws == nil {
 				continue
 			}
-			total += float64(workers.spec.Count) * ws.primary(workers)
+			wp, _ := ws.primary(workers)
+			total += float64(workers.spec.Count) * wp
 		}
 		sites = append(sites, scored{ix.sites[id], total})
 	}
@@ -159,30 +160,28 @@ type pool struct {
 }
 
 type siteStats struct {
-	minOD, minSpot float64 // 0 = none
+	minOD, minSpot float64
+	od, spot       bool // whether there is any (prices may be 0: local)
 }
 
 // primary is the price per machine of the site's first choice for the
-// pool's policy.
-func (s *siteStats) primary(p *pool) float64 {
+// pool's policy, and false if the site cannot serve the policy.
+func (s *siteStats) primary(p *pool) (float64, bool) {
 	switch p.spec.Spot {
 	case spec.Spot:
-		return s.spot()
+		return s.minSpot, s.saneSpot()
 	case spec.SpotWithFallback:
-		if sp := s.spot(); sp > 0 {
-			return sp
+		if s.saneSpot() {
+			return s.minSpot, true
 		}
 	}
-	return s.minOD
+	return s.minOD, s.od
 }
 
-// spot is the cheapest sane spot price: spot priced above the cheapest
-// on-demand offering of the site is never worth it.
-func (s *siteStats) spot() float64 {
-	if s.minSpot > 0 && (s.minOD == 0 || s.minSpot <= s.minOD) {
-		return s.minSpot
-	}
-	return 0
+// saneSpot reports whether the site has spot offerings worth using: spot
+// priced above the cheapest on-demand offering of the site never is.
+func (s *siteStats) saneSpot() bool {
+	return s.spot && (!s.od || s.minSpot <= s.minOD)
 }
 
 func newPool(c *spec.Cluster, role spec.Role, sp spec.Pool, cat *catalog.Catalog, ix *index, opts Options) *pool {
@@ -239,11 +238,11 @@ func (p *pool) scan() int {
 			}
 			st := &stats[o.site]
 			if o.spot {
-				if st.minSpot == 0 || o.price < st.minSpot {
-					st.minSpot = o.price
+				if !st.spot || o.price < st.minSpot {
+					st.minSpot, st.spot = o.price, true
 				}
-			} else if st.minOD == 0 || o.price < st.minOD {
-				st.minOD = o.price
+			} else if !st.od || o.price < st.minOD {
+				st.minOD, st.od = o.price, true
 			}
 		}
 	}
@@ -251,8 +250,8 @@ func (p *pool) scan() int {
 	n := 0
 	for id := range stats {
 		st := &stats[id]
-		if st.primary(p) == 0 {
-			if st.minOD > 0 && !wantOD {
+		if _, ok := st.primary(p); !ok {
+			if st.od && !wantOD {
 				p.dropped.capacity++
 			}
 			continue
@@ -328,12 +327,16 @@ func (p *pool) groups(id int32) []Group {
 	st, s := p.sites[id], p.ix.sites[id]
 	wantSpot, wantOD := p.capacities()
 	var out []Group
-	if wantSpot && st.spot() > 0 {
-		offs := p.offerings(id, catalog.Spot, st.minOD, p.spec.Count >= LargeSpot)
+	if wantSpot && st.saneSpot() {
+		ceiling := math.Inf(1)
+		if st.od {
+			ceiling = st.minOD
+		}
+		offs := p.offerings(id, catalog.Spot, ceiling, p.spec.Count >= LargeSpot)
 		out = append(out, p.group(s, catalog.Spot, offs, false))
 	}
-	if wantOD && st.minOD > 0 && (len(out) == 0 || p.spec.Spot == spec.SpotWithFallback) {
-		out = append(out, p.group(s, catalog.OnDemand, p.offerings(id, catalog.OnDemand, 0, false), len(out) > 0))
+	if wantOD && st.od && (len(out) == 0 || p.spec.Spot == spec.SpotWithFallback) {
+		out = append(out, p.group(s, catalog.OnDemand, p.offerings(id, catalog.OnDemand, math.Inf(1), false), len(out) > 0))
 	}
 	return out
 }
@@ -346,7 +349,7 @@ func (p *pool) group(s Site, capacity catalog.Capacity, offs []Offering, fallbac
 
 // offerings lists the pool's usable offerings of capacity in site id,
 // cheapest first (newer generation, then name, zone on ties), expanded to
-// the spec's zones; spot offerings above ceiling (if > 0) are left out.
+// the spec's zones; offerings above ceiling are left out.
 // With diversify it applies the per-type cap of large spot requests. It
 // returns at most MaxOfferings.
 func (p *pool) offerings(id int32, capacity catalog.Capacity, ceiling float64, diversify bool) []Offering {
@@ -362,7 +365,7 @@ func (p *pool) offerings(id int32, capacity catalog.Capacity, ceiling float64, d
 	for _, ti := range p.types {
 		t := &p.cat.Types[ti]
 		for _, io := range p.ix.offs[ti] {
-			if io.site != id || io.spot != spot || ceiling > 0 && io.price > ceiling {
+			if io.site != id || io.spot != spot || io.price > ceiling {
 				continue
 			}
 			o := &t.Offerings[io.i]

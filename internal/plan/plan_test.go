@@ -388,3 +388,24 @@ func TestExamplesPlan(t *testing.T) {
 		})
 	}
 }
+
+// The local provider's one type is free: a zero price is an offering, not
+// the absence of one.
+func TestFreeOfferings(t *testing.T) {
+	cat := &catalog.Catalog{Zones: map[string][]string{"local": {"local"}}, Types: []catalog.Type{{Provider: "local", Name: "local", VCPUs: 2, MemoryGiB: 8, Arch: "x86_64",
+		Offerings: []catalog.Offering{{Region: "local", Zone: "local", Capacity: catalog.OnDemand, Price: 0}}}}}
+	c := spec.Default("x")
+	c.Workers.Count = 2
+	c.Workers.Spot = spec.SpotWithFallback
+	p, err := Make(&c, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Groups) != 2 || p.PricePerHour != 0 || p.Workers()[0].Capacity != catalog.OnDemand || p.Workers()[0].Fallback {
+		t.Errorf("plan %+v", p)
+	}
+	c.Workers.Spot = spec.Spot
+	if _, err := Make(&c, cat, Options{}); err == nil || !strings.Contains(err.Error(), "no spot offering") {
+		t.Errorf("spot on a host without spot: %v", err)
+	}
+}

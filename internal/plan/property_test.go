@@ -44,10 +44,10 @@ func randomCatalog(r *rand.Rand) *catalog.Catalog {
 					zone = c.Zones[reg][r.IntN(2)]
 				}
 				// Prices on a coarse grid, so ties happen.
-				od := float64(1+r.IntN(20)) / 10
+				od := float64(r.IntN(20)) / 10 // 0 happens: the local provider is free
 				t.Offerings = append(t.Offerings, catalog.Offering{Region: reg, Zone: zone, Capacity: catalog.OnDemand, Price: od})
 				if r.IntN(3) > 0 {
-					t.Offerings = append(t.Offerings, catalog.Offering{Region: reg, Zone: zone, Capacity: catalog.Spot, Price: float64(1+r.IntN(20)) / 20})
+					t.Offerings = append(t.Offerings, catalog.Offering{Region: reg, Zone: zone, Capacity: catalog.Spot, Price: float64(r.IntN(20)) / 20})
 				}
 			}
 			c.Types = append(c.Types, t)
