@@ -1,15 +1,3 @@
-// Package bootstrap renders what a machine runs when it boots: the workload
-// (a Dask scheduler or worker, or nothing) and a watchdog that removes the
-// machine when the workload ends, the cluster has been idle for the idle
-// timeout, or the max lifetime has passed.
-//
-// One POSIX sh script serves every target. The local provider runs it as a
-// process group on this host; cloud providers pass it as user data. Only
-// the parts that must differ differ per target: how the workload runs (host
-// Python or a container) and how a machine removes itself (end its process
-// group, shut down into termination, or delete itself through the cloud's
-// API). Because the watchdog lives on the machine, nothing depends on the
-// laptop that ran `burst up`.
 package bootstrap
 
 import (
@@ -81,7 +69,8 @@ type Options struct {
 	// APIEndpoint is the cloud API self-removal calls (gcp, azure); empty
 	// means the public one.
 	APIEndpoint string
-	// Tick is the watchdog's poll period (default 5s).
+	// Tick is the watchdog's poll period (default 5s, shorter for short
+	// idle timeouts).
 	Tick time.Duration
 }
 
@@ -109,7 +98,11 @@ func Render(c Config, o Options) (string, error) {
 	}
 	tick := o.Tick
 	if tick <= 0 {
+		// Check every 5s, or four times per idle timeout when that is short.
 		tick = 5 * time.Second
+		if c.IdleTimeout > 0 {
+			tick = min(tick, max(time.Second, c.IdleTimeout/4))
+		}
 	}
 	dir := o.Dir
 	api := o.APIEndpoint

@@ -183,7 +183,13 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, unavailable, req.Timeout)
-	eng.Replan = makePlan
+	// Re-plans stay in the plan's site (provider and region): workers
+	// reach the scheduler on the head's private address, so a worker
+	// shortfall falls back within the site (spot, then on demand) rather
+	// than splitting the cluster across regions.
+	eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) {
+		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: pl.Site})
+	}
 
 	if f.IO.CanPrompt() && !req.Yes && cfg.Output != "json" {
 		diff, err := eng.Preview(ctx, c, pl)
@@ -213,7 +219,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	}
 	if errors.Is(err, context.Canceled) {
 		reportInterrupted(f, c.Name, c.Providers)
-		return err
+		return &silentError{err: err}
 	}
 	if res != nil {
 		res.PricePerHour = priceOf(res.Machines, cat)
@@ -224,12 +230,14 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	return err
 }
 
-// reportInterrupted says what exists after Ctrl-C.
+// reportInterrupted says, on one line, what exists after Ctrl-C: the
+// machines already launched stay (they are tagged and carry their own
+// deadline), and the user chooses to finish or remove them.
 func reportInterrupted(f *Factory, name string, providers []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	eng := &provision.Engine{Provider: f.Provider, Now: f.Now}
-	res, err := eng.Status(ctx, name, providers, spec.Workload{})
+	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "burst: interrupted; could not list cluster %s: %v\n", name, err)
 		return

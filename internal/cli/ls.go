@@ -77,7 +77,7 @@ func lsRun(ctx context.Context, opts *LsOptions) error {
 		for _, m := range ms {
 			if m.Role == spec.RoleHead {
 				cj.Head = true
-				cj.SchedulerAddress, _ = provision.Addresses(m, spec.Workload{Name: spec.DefaultWorkload})
+				cj.SchedulerAddress, _ = provision.Addresses(m)
 			} else {
 				cj.Workers++
 			}

@@ -81,22 +81,6 @@ func goldenFile(t *testing.T, name, got string) {
 	}
 }
 
-func TestGPUArgs(t *testing.T) {
-	for _, tt := range []struct{ in, want []string }{
-		{[]string{"plan", "--gpu", "A100:8", "-n", "3"}, []string{"plan", "--gpu=A100:8", "-n", "3"}},
-		{[]string{"plan", "--gpu", "h100"}, []string{"plan", "--gpu=h100"}},
-		{[]string{"plan", "--gpu", "any"}, []string{"plan", "--gpu=any"}},
-		{[]string{"plan", "--gpu"}, []string{"plan", "--gpu"}},
-		{[]string{"plan", "--gpu", "--cpu", "4"}, []string{"plan", "--gpu", "--cpu", "4"}},
-		{[]string{"plan", "--gpu", "train"}, []string{"plan", "--gpu", "train"}},
-		{[]string{"plan", "--", "--gpu", "A100"}, []string{"plan", "--", "--gpu", "A100"}},
-	} {
-		if got := gpuArgs(tt.in); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("gpuArgs(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // plan takes up's flags and fills the same options.
 func TestPlanParsesFlags(t *testing.T) {
 	e := newTestEnv(t, false)
@@ -265,7 +249,7 @@ func TestPlanExitCodes(t *testing.T) {
 		{[]string{"plan", "-n", "3", "--spot-policy", ""}, 2, "needs a value"},
 		{[]string{"plan", "-n", "3", "--max-price", "-1"}, 2, "invalid price"},
 		{[]string{"plan", "-n", "3", "--max-price", "0"}, 2, "greater than zero"},
-		{[]string{"plan", "-n", "-1"}, 2, "invalid count"},
+		{[]string{"plan", "-n", "-1"}, 2, "count -1 is out of range"},
 		{[]string{"plan", "-n", "lots"}, 2, "invalid count"},
 		{[]string{"plan", "-n", "3", "--region", "us east", "--provider", "aws"}, 2, "invalid region"},
 		{[]string{"plan", "-n", "3", "--zone", "a/b", "--provider", "aws"}, 2, "invalid zone"},
@@ -418,5 +402,30 @@ func TestCatalogStaleCache(t *testing.T) {
 	}
 	if code := e.run("plan", "-n", "1", "--cpu", "64", "--provider", "aws", "-o", "json"); code != 0 || !strings.Contains(e.out.String(), "x1.tiny") {
 		t.Errorf("fresh cache not used: exit %d %s %s", code, e.out, e.err)
+	}
+}
+
+// When spot runs dry in the plan's site, up falls back to on demand in
+// that site: it never moves workers away from their head.
+func TestUpStaysInTheSite(t *testing.T) {
+	e := newTestEnv(t, false)
+	for _, ty := range fake.DefaultCatalog().Types {
+		for _, o := range ty.Offerings {
+			if o.Region == "fake-1" && o.Capacity == catalog.Spot {
+				e.fake.SetCapacity(plan.Key{Provider: fake.Name, InstanceType: ty.Name, Region: o.Region, Zone: o.Zone, Capacity: o.Capacity}, 0)
+			}
+		}
+	}
+	if code := e.run("up", "-n", "3", "--spot", "--provider", "fake", "--yes", "--wait", "none", "-o", "json"); code != 0 {
+		t.Fatalf("up: exit %d: %s %s", code, e.out, e.err)
+	}
+	ms, err := e.fake.Machines(context.Background(), provider.Filter{Cluster: "burst"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Region != "fake-1" || m.Capacity != catalog.OnDemand {
+			t.Errorf("%s %s in %s as %s, want on demand in fake-1 with the head", m.Role, m.ID, m.Region, m.Capacity)
+		}
 	}
 }

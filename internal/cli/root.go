@@ -1,10 +1,3 @@
-// Package cli is burst's command line: the root command, one file per
-// command, flag and config binding, and the mapping of errors to exit codes.
-//
-// Every command follows one shape (from gh): NewCmdX(f, runF) builds the
-// cobra command and fills an XOptions; xRun(opts) does the work and never
-// sees cobra, so tests can parse argv into options without running, and run
-// with fake streams and providers.
 package cli
 
 import (
@@ -28,7 +21,7 @@ func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, reg *pro
 // and providers through it).
 func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
-	root.SetArgs(gpuArgs(args))
+	root.SetArgs(normalizeGPUArgs(args))
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
@@ -102,6 +95,7 @@ processes on this machine (the local provider).`,
 		NewCmdStatus(f, nil),
 		NewCmdDown(f, nil),
 		NewCmdLs(f, nil),
+		NewCmdGC(f, nil),
 	} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)

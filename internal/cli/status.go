@@ -53,16 +53,12 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if err := spec.ValidateName(name); err != nil {
 		return err
 	}
-	providers, cached, err := clusterProviders(f, name)
+	providers, _, err := clusterProviders(f, name)
 	if err != nil {
 		return err
 	}
-	w := spec.Workload{Name: spec.DefaultWorkload}
-	if cached != nil {
-		w = cached.Workload
-	}
 	eng := f.engine(cfg, nil, nil, 0)
-	res, err := eng.Status(ctx, name, providers, w)
+	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
 		return err
 	}

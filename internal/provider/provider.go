@@ -1,10 +1,3 @@
-// Package provider defines the contract between burst and a cloud: the
-// Provider interface every backend implements, the optional interfaces found
-// by type assertion, the error kinds, and the registry of backends.
-//
-// Provider packages (aws, gcp, azure, local, fake) are the only code that
-// talks to a cloud; only they see SDK types. Everything above them
-// (provision, cli) speaks in the types of this package.
 package provider
 
 import (
@@ -89,10 +82,16 @@ type OfferingError struct {
 	Err      error
 }
 
-// Filter selects machines.
+// Filter selects machines (and, for a Collector, resources).
 type Filter struct {
+	// Cluster selects one cluster; empty selects every burst cluster.
 	Cluster string
+	// Regions limits the search; empty means the regions the provider is
+	// configured for.
 	Regions []string
+	// AllRegions searches every region the account can use (burst gc
+	// --all-regions); it overrides Regions.
+	AllRegions bool
 }
 
 // State is a machine's lifecycle state, normalised across clouds.
@@ -136,6 +135,8 @@ const (
 	TagCreated = "burst-created"
 	TagExpires = "burst-expires"
 	TagSpec    = "burst-spec"
+	// TagWorkload says what the machines run ("dask", "none").
+	TagWorkload = "burst-workload"
 	// TagSchedulerPort and TagDashboardPort are set on a head whose ports
 	// differ from the workload's defaults (the local provider on a shared
 	// host).

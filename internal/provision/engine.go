@@ -1,14 +1,3 @@
-// Package provision is burst's reconcile engine. `up` and `scale` compute
-// the desired state from a plan, observe the actual state by tag through the
-// providers, and act on the difference: launch what is missing in chunks,
-// fail over on capacity errors, terminate what is extra, and wait until the
-// cluster is usable. `down` terminates everything the tags find and removes
-// the cluster's shared resources.
-//
-// The engine holds no state of its own between runs: running `up` twice
-// changes nothing, and running it after a crash finishes the job. Launches
-// carry idempotency tokens derived from what was observed, so a call retried
-// by a later run never duplicates machines.
 package provision
 
 import (
@@ -230,12 +219,13 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 func (e *Engine) Tags(c *spec.Cluster, role spec.Role) map[string]string {
 	now := e.Now()
 	tags := map[string]string{
-		provider.TagCluster: c.Name,
-		provider.TagRole:    string(role),
-		provider.TagOwner:   TagValue(e.Owner),
-		provider.TagCreated: strconv.FormatInt(now.Unix(), 10),
-		provider.TagSpec:    c.Hash(),
-		"Name":              c.Name + "-" + string(role),
+		provider.TagCluster:  c.Name,
+		provider.TagRole:     string(role),
+		provider.TagOwner:    TagValue(e.Owner),
+		provider.TagCreated:  strconv.FormatInt(now.Unix(), 10),
+		provider.TagSpec:     c.Hash(),
+		provider.TagWorkload: c.Workload.Name,
+		"Name":               c.Name + "-" + string(role),
 	}
 	if c.MaxLifetime > 0 {
 		tags[provider.TagExpires] = strconv.FormatInt(now.Add(c.MaxLifetime).Unix(), 10)
@@ -328,7 +318,7 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 		return res, err
 	}
 	res.Head = &head
-	res.SchedulerAddress, res.DashboardAddress = Addresses(head, c.Workload)
+	res.SchedulerAddress, res.DashboardAddress = Addresses(head)
 
 	var partial error
 	switch {
@@ -705,7 +695,7 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 }
 
 // Status observes the cluster.
-func (e *Engine) Status(ctx context.Context, cluster string, providers []string, w spec.Workload) (*Result, error) {
+func (e *Engine) Status(ctx context.Context, cluster string, providers []string) (*Result, error) {
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
 	obs, err := e.observe(ctx, cluster, providers)
@@ -715,7 +705,7 @@ func (e *Engine) Status(ctx context.Context, cluster string, providers []string,
 	res.Machines = obs.all
 	if heads := obs.live(spec.RoleHead); len(heads) > 0 {
 		res.Head = &heads[0]
-		res.SchedulerAddress, res.DashboardAddress = Addresses(heads[0], w)
+		res.SchedulerAddress, res.DashboardAddress = Addresses(heads[0])
 	}
 	return res, nil
 }
@@ -750,9 +740,9 @@ func (e *Engine) terminate(ctx context.Context, cluster string, ms []provider.Ma
 
 // Addresses returns the scheduler and dashboard addresses of a head: the
 // public IP when it has one (that is what a laptop reaches), else the
-// private IP.
-func Addresses(head provider.Machine, w spec.Workload) (scheduler, dashboard string) {
-	if w.Name != "" && w.Name != "dask" {
+// private IP. A head whose burst-workload tag is not dask has none.
+func Addresses(head provider.Machine) (scheduler, dashboard string) {
+	if w, ok := head.Tags[provider.TagWorkload]; ok && w != "dask" {
 		return "", ""
 	}
 	ip := head.PublicIP

@@ -122,7 +122,11 @@ func ParseCPU(s string) (IntBound, error) {
 
 // ParseCount parses a machine count (0..MaxCount).
 func ParseCount(s string) (int, error) {
-	n, err := atoi(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	n, err := atoi(strings.TrimPrefix(t, "-"))
+	if strings.HasPrefix(t, "-") {
+		n = -n
+	}
 	if err != nil {
 		return 0, Errorf("invalid count %q (want a whole number from 0 to %d)", s, MaxCount)
 	}

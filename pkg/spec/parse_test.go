@@ -274,7 +274,7 @@ func TestParseCount(t *testing.T) {
 			t.Errorf("ParseCount(%q) = %v, %v", in, got, err)
 		}
 	}
-	for _, tt := range []struct{ in, want string }{{"", "invalid count"}, {"-1", "invalid count"}, {"+3", "invalid count"}, {"1.5", "invalid count"}, {"ten", "invalid count"}, {"100001", "out of range"}} {
+	for _, tt := range []struct{ in, want string }{{"", "invalid count"}, {"-1", "out of range"}, {"--1", "invalid count"}, {"+3", "invalid count"}, {"1.5", "invalid count"}, {"ten", "invalid count"}, {"100001", "out of range"}} {
 		_, err := ParseCount(tt.in)
 		checkErr(t, tt.in, err, tt.want)
 	}

@@ -1,7 +1,3 @@
-// Package fake is an in-memory provider for tests. It records every call,
-// injects errors per call, models finite capacity per offering and slow
-// boots, and honours idempotency tokens, so the provision engine and the CLI
-// can be tested against the provider contract without a cloud.
 package fake
 
 import (
@@ -47,8 +43,7 @@ type Provider struct {
 	polls     map[string]int
 	limits    provider.Limits
 	now       func() time.Time
-	prepared  map[string]bool
-	preflight error
+	prepared  map[string]time.Time
 }
 
 var (
@@ -56,6 +51,7 @@ var (
 	_ provider.Preparer    = (*Provider)(nil)
 	_ provider.Limiter     = (*Provider)(nil)
 	_ provider.Preflighter = (*Provider)(nil)
+	_ provider.Collector   = (*Provider)(nil)
 )
 
 // Option configures a fake.
@@ -85,7 +81,7 @@ func New(opts ...Option) *Provider {
 		polls:    map[string]int{},
 		limits:   provider.Limits{MaxPerLaunch: 1000, MaxInFlight: 4},
 		now:      time.Now,
-		prepared: map[string]bool{},
+		prepared: map[string]time.Time{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -180,11 +176,55 @@ func (p *Provider) Interrupt(id string) {
 	}
 }
 
-// Prepared reports whether Prepare ran for the cluster and Cleanup did not.
+// Prepared reports whether Prepare ran for the cluster and Cleanup did not
+// (the cluster's "network" exists).
 func (p *Provider) Prepared(cluster string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.prepared[cluster]
+	_, ok := p.prepared[cluster]
+	return ok
+}
+
+// Stop stops a machine, as a guest shutdown does on clouds that stop
+// rather than delete.
+func (p *Provider) Stop(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m, ok := p.machines[id]; ok {
+		m.State = provider.Stopped
+	}
+}
+
+// Resources implements provider.Collector: each prepared cluster has one
+// "network".
+func (p *Provider) Resources(ctx context.Context, f provider.Filter) ([]provider.Resource, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.record(Call{Method: "Resources"}); err != nil {
+		return nil, err
+	}
+	var out []provider.Resource
+	for c, at := range p.prepared {
+		if f.Cluster == "" || f.Cluster == c {
+			out = append(out, provider.Resource{Kind: "network", ID: "net-" + c, Provider: Name, Region: "fake-1", Cluster: c, CreatedAt: at,
+				Tags: map[string]string{provider.TagCluster: c}})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// DeleteResources implements provider.Collector.
+func (p *Provider) DeleteResources(ctx context.Context, rs []provider.Resource) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.record(Call{Method: "DeleteResources"}); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		delete(p.prepared, r.Cluster)
+	}
+	return nil
 }
 
 func (p *Provider) record(c Call) error {
@@ -333,7 +373,9 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	if err := p.record(Call{Method: "Prepare"}); err != nil {
 		return err
 	}
-	p.prepared[req.Cluster] = true
+	if _, ok := p.prepared[req.Cluster]; !ok {
+		p.prepared[req.Cluster] = p.now()
+	}
 	return nil
 }
 

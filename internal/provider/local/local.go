@@ -1,14 +1,3 @@
-// Package local is the provider that runs machines as process groups on
-// this host. It runs the same bootstrap script a cloud machine runs (the
-// workload plus the lifetime watchdog), so a pipeline can be tried without a
-// cloud account and the end-to-end tests exercise the real logic.
-//
-// A local machine is a directory under <state>/local/<cluster>/<id> holding
-// meta.json (its tags, role and process group), bootstrap.sh and its log,
-// and a process group running that script. Machines reads the directories
-// and checks each group for liveness; Terminate signals the group and
-// removes the directory. The watchdog removes its own directory when it ends
-// the machine, as a cloud machine deletes itself.
 package local
 
 import (
@@ -56,7 +45,7 @@ type Options struct {
 	Python string
 	// MaxMachines caps live machines on this host; 0 derives it from memory.
 	MaxMachines int
-	// Tick is the watchdog's poll period (default 5s; tests use 1s).
+	// Tick is the watchdog's poll period (0: the bootstrap's default).
 	Tick time.Duration
 	// Now is the clock.
 	Now func() time.Time
@@ -89,9 +78,6 @@ func New(opts Options) (*Provider, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	if opts.Tick <= 0 {
-		opts.Tick = 5 * time.Second
 	}
 	host := HostType()
 	if opts.MaxMachines <= 0 {

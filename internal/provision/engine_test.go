@@ -1,0 +1,388 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/internal/progress"
+	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/fake"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+type recorder struct{ events []progress.Event }
+
+func (r *recorder) Event(e progress.Event) { r.events = append(r.events, e) }
+func (r *recorder) Close()                 {}
+
+func (r *recorder) count(typ string) int {
+	n := 0
+	for _, e := range r.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+type harness struct {
+	fake *fake.Provider
+	eng  *Engine
+	rep  *recorder
+	now  time.Time
+	cat  *catalog.Catalog
+}
+
+func newHarness(t *testing.T, opts ...fake.Option) *harness {
+	t.Helper()
+	h := &harness{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), rep: &recorder{}}
+	h.fake = fake.New(append([]fake.Option{fake.WithNow(func() time.Time { return h.now })}, opts...)...)
+	h.cat, _ = h.fake.Catalog(context.Background())
+	h.eng = &Engine{
+		Provider: func(ctx context.Context, name string) (provider.Provider, error) {
+			if name != fake.Name {
+				return nil, fmt.Errorf("no provider %s", name)
+			}
+			return h.fake, nil
+		},
+		Report: h.rep,
+		Owner:  "tester",
+		Now:    func() time.Time { return h.now },
+		Sleep:  func(ctx context.Context, d time.Duration) error { h.now = h.now.Add(d); return ctx.Err() },
+		Dial:   func(ctx context.Context, addr string) error { return nil },
+	}
+	h.eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) { return h.plan(c) }
+	return h
+}
+
+func (h *harness) plan(c *spec.Cluster) (*plan.Plan, error) {
+	return plan.Make(c, h.cat, plan.Options{Unavailable: h.eng.Unavailable, Now: h.now})
+}
+
+func cluster(workers int, mods ...func(*spec.Cluster)) *spec.Cluster {
+	c := spec.Default("test")
+	c.Providers = []string{fake.Name}
+	c.Workers.Count = workers
+	for _, m := range mods {
+		m(&c)
+	}
+	return &c
+}
+
+func (h *harness) up(t *testing.T, c *spec.Cluster) (*Result, error) {
+	t.Helper()
+	h.eng.defaults()
+	pl, err := h.plan(c)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return h.eng.Up(context.Background(), c, pl, WaitScheduler)
+}
+
+func mustUp(t *testing.T, h *harness, c *spec.Cluster) *Result {
+	t.Helper()
+	res, err := h.up(t, c)
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	return res
+}
+
+func TestUpFromZero(t *testing.T) {
+	h := newHarness(t)
+	res := mustUp(t, h, cluster(3))
+	if res.Head == nil || res.Workers() != 3 || len(res.Machines) != 4 || res.Launched != 4 {
+		t.Fatalf("result: head %v, %d workers, %d machines, launched %d", res.Head, res.Workers(), len(res.Machines), res.Launched)
+	}
+	if res.SchedulerAddress != "tcp://"+res.Head.PrivateIP+":8786" || res.DashboardAddress == "" {
+		t.Fatalf("addresses %q %q", res.SchedulerAddress, res.DashboardAddress)
+	}
+	if !h.fake.Prepared("test") {
+		t.Fatal("Prepare was not called")
+	}
+	for _, m := range h.fake.Live("test", "") {
+		if m.Tags[provider.TagCluster] != "test" || m.Tags[provider.TagOwner] != "tester" || m.Tags[provider.TagRole] != string(m.Role) {
+			t.Errorf("machine %s tags %v", m.ID, m.Tags)
+		}
+		if m.Tags[provider.TagExpires] == "" || m.Tags[provider.TagSpec] == "" {
+			t.Errorf("machine %s lacks expiry or spec tags: %v", m.ID, m.Tags)
+		}
+	}
+	if h.rep.count(progress.TypeLaunched) != 2 || h.rep.count(progress.TypeReady) == 0 {
+		t.Errorf("events: %d launched, %d ready", h.rep.count(progress.TypeLaunched), h.rep.count(progress.TypeReady))
+	}
+	// Workers get the head's address.
+	if calls := h.fake.CallCount("Preflight"); calls != 1 {
+		t.Errorf("Preflight called %d times", calls)
+	}
+}
+
+func TestUpIsIdempotentAndScales(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(3))
+	launches := h.fake.CallCount("Launch")
+	res := mustUp(t, h, cluster(3))
+	if h.fake.CallCount("Launch") != launches || res.Launched != 0 || res.Workers() != 3 {
+		t.Fatalf("second up launched: calls %d -> %d, result %+v", launches, h.fake.CallCount("Launch"), res)
+	}
+	res = mustUp(t, h, cluster(5))
+	if res.Launched != 2 || res.Workers() != 5 {
+		t.Fatalf("up -n 5 launched %d, workers %d", res.Launched, res.Workers())
+	}
+	head := res.Head.ID
+	h.now = h.now.Add(time.Minute)
+	res = mustUp(t, h, cluster(1))
+	if res.Terminated != 4 || res.Workers() != 1 || res.Head == nil || res.Head.ID != head {
+		t.Fatalf("scale 1: terminated %d, workers %d, head %v (was %s)", res.Terminated, res.Workers(), res.Head, head)
+	}
+	res = mustUp(t, h, cluster(0))
+	if res.Workers() != 0 || res.Head == nil {
+		t.Fatalf("scale 0 must keep the head: %+v", res)
+	}
+}
+
+func TestScaleDownRemovesNewestFirst(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(1))
+	first := h.fake.Live("test", spec.RoleWorker)[0].ID
+	h.now = h.now.Add(time.Minute)
+	mustUp(t, h, cluster(3))
+	h.now = h.now.Add(time.Minute)
+	mustUp(t, h, cluster(1))
+	left := h.fake.Live("test", spec.RoleWorker)
+	if len(left) != 1 || left[0].ID != first {
+		t.Fatalf("after scale down, workers %v; want the oldest %s", left, first)
+	}
+}
+
+func TestFailoverOnPartialCapacity(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(6)
+	pl, _ := h.plan(c)
+	first := pl.Workers()[0].Offerings[0]
+	h.fake.SetCapacity(first.Key(), 2)
+	res := mustUp(t, h, c)
+	if res.Workers() != 6 {
+		t.Fatalf("workers %d, want 6 via failover", res.Workers())
+	}
+	if !h.eng.Unavailable.Blocked(first.Key(), h.now) {
+		t.Fatalf("the exhausted offering %v is not marked unavailable", first)
+	}
+	if h.rep.count(progress.TypeUnavailable) == 0 {
+		t.Fatal("no unavailable event")
+	}
+	n := 0
+	for _, m := range h.fake.Live("test", "") {
+		if m.InstanceType == first.InstanceType && m.Zone == first.Zone && m.Capacity == first.Capacity {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d machines (head included) on the exhausted pool, want its capacity of 2", n)
+	}
+}
+
+func TestPartialAndNoCapacity(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(4, func(c *spec.Cluster) { c.Workers.InstanceTypes = []string{"f1.large"}; c.Regions = []string{"fake-1"} })
+	pl, _ := h.plan(c)
+	for _, o := range pl.Workers()[0].Offerings {
+		h.fake.SetCapacity(o.Key(), 0)
+	}
+	h.fake.SetCapacity(pl.Workers()[0].Offerings[0].Key(), 1)
+	res, err := h.up(t, c)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Got != 1 || pe.Asked != 4 || res.Shortfall != 3 || res.Workers() != 1 {
+		t.Fatalf("err %v, shortfall %d, workers %d; want a partial error 1 of 4", err, res.Shortfall, res.Workers())
+	}
+	h2 := newHarness(t)
+	pl, _ = h2.plan(c)
+	for _, o := range pl.Workers()[0].Offerings {
+		h2.fake.SetCapacity(o.Key(), 0)
+	}
+	_, err = h2.up(t, c)
+	var nc *NoCapacityError
+	if !errors.As(err, &nc) || nc.Role != spec.RoleWorker || !errors.Is(err, provider.ErrNoCapacity) {
+		t.Fatalf("err %v, want no capacity for workers", err)
+	}
+}
+
+func TestSpotFallsBackToOnDemand(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(3, func(c *spec.Cluster) { c.Workers.Spot = spec.SpotWithFallback })
+	pl, _ := h.plan(c)
+	for _, g := range pl.Workers() {
+		if g.Capacity == catalog.Spot {
+			for _, o := range g.Offerings {
+				h.fake.SetCapacity(o.Key(), 0)
+			}
+		}
+	}
+	res := mustUp(t, h, c)
+	if res.Workers() != 3 {
+		t.Fatalf("workers %d, want 3 on demand", res.Workers())
+	}
+	for _, m := range h.fake.Live("test", spec.RoleWorker) {
+		if m.Capacity != catalog.OnDemand {
+			t.Fatalf("worker %s is %s", m.ID, m.Capacity)
+		}
+	}
+}
+
+func TestHeadWithoutCapacityLaunchesNoWorkers(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(3)
+	pl, _ := h.plan(c)
+	for _, o := range pl.Head().Offerings {
+		h.fake.SetCapacity(o.Key(), 0)
+	}
+	h.eng.Replan = nil
+	_, err := h.up(t, c)
+	var nc *NoCapacityError
+	if !errors.As(err, &nc) || nc.Role != spec.RoleHead {
+		t.Fatalf("err = %v, want no capacity for the head", err)
+	}
+	if n := len(h.fake.Live("test", "")); n != 0 {
+		t.Fatalf("%d machines exist after a failed head", n)
+	}
+}
+
+func TestAuthErrorStopsWithoutFailover(t *testing.T) {
+	h := newHarness(t)
+	h.fake.Fail("Launch", &provider.Error{Kind: provider.ErrAuth, Code: "AuthFailure"})
+	_, err := h.up(t, cluster(2))
+	if !errors.Is(err, provider.ErrAuth) {
+		t.Fatalf("err = %v, want auth", err)
+	}
+	if h.fake.CallCount("Launch") != 1 {
+		t.Fatalf("Launch called %d times after an auth error", h.fake.CallCount("Launch"))
+	}
+}
+
+func TestPreflightFailureCreatesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.fake.Fail("Preflight", &provider.Error{Kind: provider.ErrQuota, Code: "VcpuLimitExceeded", Msg: "need 24 vCPUs"})
+	_, err := h.up(t, cluster(3))
+	if !errors.Is(err, provider.ErrQuota) {
+		t.Fatalf("err = %v", err)
+	}
+	if h.fake.CallCount("Launch") != 0 || h.fake.CallCount("Prepare") != 0 {
+		t.Fatal("something was created after a failed preflight")
+	}
+}
+
+func TestChunksByProviderLimits(t *testing.T) {
+	h := newHarness(t, fake.WithLimits(provider.Limits{MaxPerLaunch: 4, MaxInFlight: 2}))
+	res := mustUp(t, h, cluster(10))
+	if res.Workers() != 10 {
+		t.Fatalf("workers %d", res.Workers())
+	}
+	// 1 head call + ceil(10/4) worker calls.
+	if got := h.fake.CallCount("Launch"); got != 4 {
+		t.Fatalf("Launch calls %d, want 4", got)
+	}
+	tokens := map[string]bool{}
+	for _, c := range h.fake.Calls() {
+		if c.Method == "Launch" {
+			if tokens[c.Token] {
+				t.Fatalf("token %s reused across chunks", c.Token)
+			}
+			tokens[c.Token] = true
+		}
+	}
+}
+
+func TestInterruptedWorkersAreReplaced(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(3))
+	w := h.fake.Live("test", spec.RoleWorker)
+	h.fake.Interrupt(w[0].ID)
+	h.now = h.now.Add(time.Minute)
+	res := mustUp(t, h, cluster(3))
+	if res.Launched != 1 || res.Workers() != 3 {
+		t.Fatalf("after an interruption, launched %d, workers %d", res.Launched, res.Workers())
+	}
+}
+
+func TestExtraHeadsAreTrimmed(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(0)
+	mustUp(t, h, c)
+	// A second head, as a crashed run racing tag visibility could leave.
+	pl, _ := h.plan(c)
+	_, err := h.fake.Launch(context.Background(), provider.LaunchRequest{Cluster: "test", Role: spec.RoleHead, Count: 1,
+		Offerings: pl.Head().Offerings, Token: "dup", Tags: map[string]string{provider.TagCluster: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = h.now.Add(time.Minute)
+	res := mustUp(t, h, c)
+	if res.Terminated != 1 || len(h.fake.Live("test", spec.RoleHead)) != 1 {
+		t.Fatalf("terminated %d, heads %d", res.Terminated, len(h.fake.Live("test", spec.RoleHead)))
+	}
+}
+
+func TestWaitsForPendingMachines(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(3))
+	res := mustUp(t, h, cluster(2))
+	for _, m := range res.Machines {
+		if m.State != provider.Running {
+			t.Fatalf("machine %s is %s after up", m.ID, m.State)
+		}
+	}
+	if h.rep.count(progress.TypeWait) == 0 {
+		t.Fatal("no wait events while machines were pending")
+	}
+}
+
+func TestWaitTimesOut(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(1000))
+	h.eng.WaitTimeout = 5 * time.Second
+	h.eng.PollInterval = time.Second
+	_, err := h.up(t, cluster(1))
+	if err == nil {
+		t.Fatal("up returned without machines running")
+	}
+}
+
+func TestDown(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(3))
+	res, err := h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Terminated != 4 || len(h.fake.Live("test", "")) != 0 || h.fake.Prepared("test") {
+		t.Fatalf("down: terminated %d, live %d, prepared %v", res.Terminated, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
+	}
+	res, err = h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if err != nil || res.Terminated != 0 {
+		t.Fatalf("second down: %v, %d", err, res.Terminated)
+	}
+}
+
+func TestCancelledUpReturnsContextError(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := cluster(2)
+	pl, _ := h.plan(c)
+	h.eng.defaults()
+	_, err := h.eng.Up(ctx, c, pl, WaitMachines)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTagValue(t *testing.T) {
+	for in, want := range map[string]string{"alice": "alice", "Bob.Smith@corp": "bob_smith_corp", "": "unknown"} {
+		if got := TagValue(in); got != want {
+			t.Errorf("TagValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
