@@ -19,8 +19,9 @@ type index struct {
 
 	sites  []Site
 	siteID map[Site]int32
-	// offs[i] are the offerings of cat.Types[i], in the catalog's order.
-	offs [][]ioff
+	// od[i] and spot[i] are the on-demand and spot offerings of
+	// cat.Types[i], in the catalog's order; both[i] is the two together.
+	od, spot, both [][]ioff
 }
 
 type ioff struct {
@@ -58,7 +59,7 @@ func (ix *index) matches(cat *catalog.Catalog) bool {
 }
 
 func buildIndex(cat *catalog.Catalog) *index {
-	ix := &index{n: len(cat.Types), siteID: map[Site]int32{}, offs: make([][]ioff, len(cat.Types))}
+	ix := &index{n: len(cat.Types), siteID: map[Site]int32{}, od: make([][]ioff, len(cat.Types)), spot: make([][]ioff, len(cat.Types)), both: make([][]ioff, len(cat.Types))}
 	if ix.n > 0 {
 		ix.first = &cat.Types[0]
 	}
@@ -67,9 +68,11 @@ func buildIndex(cat *catalog.Catalog) *index {
 		total += len(cat.Types[i].Offerings)
 	}
 	all := make([]ioff, 0, total)
+	var spots []ioff
 	for i := range cat.Types {
 		t := &cat.Types[i]
 		start := len(all)
+		spots = spots[:0]
 		var lastRegion string
 		var lastID int32 = -1
 		for j := range t.Offerings {
@@ -84,9 +87,18 @@ func buildIndex(cat *catalog.Catalog) *index {
 				}
 				lastRegion, lastID = o.Region, id
 			}
-			all = append(all, ioff{site: lastID, i: int32(j), price: o.Price, spot: o.Capacity == catalog.Spot, zoned: o.Zone != ""})
+			r := ioff{site: lastID, i: int32(j), price: o.Price, spot: o.Capacity == catalog.Spot, zoned: o.Zone != ""}
+			if r.spot {
+				spots = append(spots, r)
+			} else {
+				all = append(all, r)
+			}
 		}
-		ix.offs[i] = all[start:len(all):len(all)]
+		odEnd := len(all)
+		all = append(all, spots...)
+		ix.od[i] = all[start:odEnd:odEnd]
+		ix.spot[i] = all[odEnd:len(all):len(all)]
+		ix.both[i] = all[start:len(all):len(all)]
 	}
 	return ix
 }

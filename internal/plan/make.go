@@ -150,6 +150,8 @@ type pool struct {
 	// sites holds, per site ID of the index, the cheapest usable offering
 	// prices; nil where the pool has none.
 	sites []*siteStats
+	// zbuf is zonesOf's scratch space.
+	zbuf []string
 	// dropped counts offerings left out, by reason, for infeasibility
 	// messages.
 	dropped struct {
@@ -220,10 +222,11 @@ func (p *pool) scan() int {
 	maxPrice := p.spec.MaxPrice
 	for _, ti := range p.types {
 		t := &p.cat.Types[ti]
-		for _, o := range p.ix.offs[ti] {
-			if o.spot && !wantSpot {
-				continue // on-demand offerings are always scanned: they cap spot
-			}
+		offs := p.ix.od[ti] // on-demand offerings are always scanned: they cap spot
+		if wantSpot {
+			offs = p.ix.both[ti]
+		}
+		for _, o := range offs {
 			if !siteOK[o.site] {
 				p.dropped.place++
 				continue
@@ -302,17 +305,21 @@ func (p *pool) usable(t *catalog.Type, o *catalog.Offering) bool {
 // spec's zone list: the offering's own zone, or, for a zone-less offering,
 // [""] (any zone) without a zone list and the listed zones of its region
 // with one.
+//
+// The result is scratch space, valid until the next call.
 func (p *pool) zonesOf(provider string, o *catalog.Offering) []string {
+	out := p.zbuf[:0]
+	defer func() { p.zbuf = out[:0] }()
 	if len(p.c.Zones) == 0 {
-		return []string{o.Zone}
+		out = append(out, o.Zone)
+		return out
 	}
 	if o.Zone != "" {
 		if slices.Contains(p.c.Zones, o.Zone) {
-			return []string{o.Zone}
+			out = append(out, o.Zone)
 		}
-		return nil
+		return out
 	}
-	var out []string
 	known, ok := p.cat.Zones[o.Region]
 	for _, z := range p.c.Zones {
 		if ok && slices.Contains(known, z) || !ok && strings.HasPrefix(z, o.Region) {
@@ -361,11 +368,14 @@ func (p *pool) offerings(id int32, capacity catalog.Capacity, ceiling float64, d
 		price float64
 	}
 	var cands []cand
-	spot := capacity == catalog.Spot
+	recs := p.ix.od
+	if capacity == catalog.Spot {
+		recs = p.ix.spot
+	}
 	for _, ti := range p.types {
 		t := &p.cat.Types[ti]
-		for _, io := range p.ix.offs[ti] {
-			if io.site != id || io.spot != spot || io.price > ceiling {
+		for _, io := range recs[ti] {
+			if io.site != id || io.price > ceiling {
 				continue
 			}
 			o := &t.Offerings[io.i]
