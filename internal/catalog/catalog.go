@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,12 +65,17 @@ type Catalog struct {
 // oldest of theirs.
 func Merge(cs ...*Catalog) *Catalog {
 	out := &Catalog{Zones: map[string][]string{}}
+	var sources []string
+	defer func() { out.Source = strings.Join(sources, "; ") }()
 	for _, c := range cs {
 		if c == nil {
 			continue
 		}
 		if out.Date.IsZero() || (!c.Date.IsZero() && c.Date.Before(out.Date)) {
 			out.Date = c.Date
+		}
+		if c.Source != "" && !slices.Contains(sources, c.Source) {
+			sources = append(sources, c.Source)
 		}
 		out.Types = append(out.Types, c.Types...)
 		for r, zs := range c.Zones {
@@ -132,4 +139,52 @@ func (c *Catalog) Price(provider, name, region, capacity string) (float64, bool)
 		}
 	}
 	return best, found
+}
+
+// Providers lists the providers of the catalog's types, sorted.
+func (c *Catalog) Providers() []string {
+	var out []string
+	for _, t := range c.Types {
+		if !slices.Contains(out, t.Provider) {
+			out = append(out, t.Provider)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Offerings returns the number of offerings in the catalog.
+func (c *Catalog) Offerings() int {
+	n := 0
+	for _, t := range c.Types {
+		n += len(t.Offerings)
+	}
+	return n
+}
+
+// Age is how old the catalog's data is at now, never negative.
+func (c *Catalog) Age(now time.Time) time.Duration {
+	if c.Date.IsZero() || now.Before(c.Date) {
+		return 0
+	}
+	return now.Sub(c.Date)
+}
+
+// SplitAttached splits the catalog name of a GCE machine with attached GPUs,
+// "n1-standard-8+nvidia-tesla-t4x2", into the machine type, the accelerator
+// type and the count. ok is false for any other name.
+func SplitAttached(name string) (machine, accelerator string, count int, ok bool) {
+	machine, rest, found := strings.Cut(name, "+")
+	if !found {
+		return name, "", 0, false
+	}
+	i := strings.LastIndexByte(rest, 'x')
+	if i <= 0 {
+		return name, "", 0, false
+	}
+	n, err := strconv.Atoi(rest[i+1:])
+	if err != nil || n <= 0 {
+		return name, "", 0, false
+	}
+	return machine, rest[:i], n, true
 }

@@ -27,6 +27,9 @@ type clusterRequest struct {
 	Timeout   time.Duration
 	// RequireExisting makes a missing cluster an error (scale).
 	RequireExisting bool
+	// PlanOnly accepts, besides registered providers, the clouds the
+	// embedded catalog covers: `burst plan` needs no provider to run.
+	PlanOnly bool
 }
 
 // resolveSpec builds the cluster spec: the remembered spec of an existing
@@ -95,8 +98,12 @@ func resolveSpec(f *Factory, req *clusterRequest) (*spec.Cluster, bool, error) {
 			return nil, false, err
 		}
 	}
+	check := f.Registry.Check
+	if req.PlanOnly {
+		check = f.CheckPlanProvider
+	}
 	for _, p := range c.Providers {
-		if err := f.Registry.Check(p); err != nil {
+		if err := check(p); err != nil {
 			return nil, false, err
 		}
 	}
@@ -176,7 +183,13 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, unavailable, req.Timeout)
-	eng.Replan = makePlan
+	// Re-plans stay in the plan's site (provider and region): workers
+	// reach the scheduler on the head's private address, so a worker
+	// shortfall falls back within the site (spot, then on demand) rather
+	// than splitting the cluster across regions.
+	eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) {
+		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: pl.Site})
+	}
 
 	if f.IO.CanPrompt() && !req.Yes && cfg.Output != "json" {
 		diff, err := eng.Preview(ctx, c, pl)

@@ -48,6 +48,7 @@ type Factory struct {
 	cfgDone   bool
 	providers map[string]provider.Provider
 	noticed   bool
+	notices   map[string]bool
 }
 
 // Config loads the configuration once.
@@ -128,21 +129,91 @@ func (f *Factory) ProviderNames(explicit []string) ([]string, error) {
 	return out, nil
 }
 
-// Catalog returns the merged catalog of the providers.
+// CatalogTTL is how long a catalog written by `burst catalog refresh` is
+// preferred over the embedded snapshot.
+var CatalogTTL = catalog.DefaultCacheTTL
+
+// Catalog returns the merged catalog of the providers, without touching the
+// network for a cloud: each cloud's catalog is the cache written by `burst
+// catalog refresh` while it is fresh (see CatalogTTL) and newer than the
+// embedded snapshot, else the snapshot. The local provider (and test
+// providers without a snapshot or cache) answer with their live Catalog:
+// for local that is this host. A stale or broken cache is reported once on
+// stderr.
 func (f *Factory) Catalog(ctx context.Context, names []string) (*catalog.Catalog, error) {
 	var cats []*catalog.Catalog
 	for _, n := range names {
-		p, err := f.Provider(ctx, n)
+		c, err := f.providerCatalog(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		c, err := p.Catalog(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: catalog: %w", n, err)
-		}
 		cats = append(cats, c)
 	}
+	if len(cats) == 1 {
+		return cats[0], nil
+	}
 	return catalog.Merge(cats...), nil
+}
+
+func (f *Factory) providerCatalog(ctx context.Context, name string) (*catalog.Catalog, error) {
+	if name != localProvider {
+		dir, err := f.Cache()
+		if err != nil {
+			return nil, err
+		}
+		if catalog.HasEmbedded(name) || catalogCached(dir.Cache, name) {
+			ch, err := catalog.Load(dir.Cache, name, f.Now(), CatalogTTL)
+			if err != nil {
+				return nil, err
+			}
+			if ch.Note != "" {
+				f.notice("catalog:"+name, ch.Note)
+			}
+			return ch.Catalog, nil
+		}
+	}
+	p, err := f.Provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.Catalog(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: catalog: %w", name, err)
+	}
+	return c, nil
+}
+
+// localProvider is the provider whose catalog is this host, always live.
+const localProvider = "local"
+
+func catalogCached(dir, name string) bool {
+	_, err := os.Stat(catalog.CachePath(dir, name))
+	return err == nil
+}
+
+// notice prints a one-line message on stderr once per run and key.
+func (f *Factory) notice(key, msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.notices == nil {
+		f.notices = map[string]bool{}
+	}
+	if f.notices[key] {
+		return
+	}
+	f.notices[key] = true
+	fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
+}
+
+// CheckPlanProvider accepts a provider burst can plan for without running
+// it: a registered provider, or a cloud the embedded catalog covers (so
+// `burst plan --provider gcp` works in a build without the gcp provider or
+// its credentials).
+func (f *Factory) CheckPlanProvider(name string) error {
+	if catalog.HasEmbedded(name) {
+		return nil
+	}
+	return f.Registry.Check(name)
 }
 
 // Reporter returns the progress reporter for the output format: NDJSON on

@@ -100,6 +100,15 @@ processes on this machine (the local provider).`,
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "planning", Title: "Planning commands:"})
+	for _, c := range []*cobra.Command{
+		NewCmdPlan(f, nil),
+		NewCmdTypes(f, nil),
+		NewCmdCatalog(f),
+	} {
+		c.GroupID = "planning"
+		root.AddCommand(c)
+	}
 	root.AddCommand(NewCmdPolicy(f))
 	root.AddCommand(NewCmdVersion(f))
 	root.AddCommand(&cobra.Command{

@@ -17,6 +17,33 @@ type Plan struct {
 	// offering's price (fallback legs excluded: they launch only on shortfall).
 	PricePerHour float64   `json:"price_per_hour"`
 	CatalogDate  time.Time `json:"catalog_date"`
+	// Site is where the whole cluster runs: the provider and region of every
+	// group's offerings.
+	Site Site `json:"site"`
+	// Alternatives are the runner-up sites, cheapest first, with what the
+	// same cluster would cost there.
+	Alternatives []Alternative `json:"alternatives,omitempty"`
+}
+
+// Alternative is a runner-up site and the cluster's price per hour there.
+type Alternative struct {
+	Provider     string  `json:"provider"`
+	Region       string  `json:"region"`
+	PricePerHour float64 `json:"price_per_hour"`
+}
+
+// Call is one launch API call a group expects to make with its first
+// choices (for display: the provision engine chunks by the provider's own
+// limits and fails over on its own).
+type Call struct {
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+	// API names the cloud call: CreateFleet, regionInstances.bulkInsert,
+	// virtualMachineScaleSets.createOrUpdate.
+	API   string `json:"api"`
+	Count int    `json:"count"`
+	// InstanceTypes are the types the call may use, in preference order.
+	InstanceTypes []string `json:"instance_types"`
 }
 
 // Group is a number of machines of one role and capacity type, with the
@@ -30,6 +57,8 @@ type Group struct {
 	Fallback bool `json:"fallback,omitempty"`
 	// Offerings, cheapest first; the first is the planner's choice.
 	Offerings []Offering `json:"offerings"`
+	// Calls are the launch calls the group expects (see Call).
+	Calls []Call `json:"calls,omitempty"`
 }
 
 // Offering is one launchable option: a type in a place at a capacity type.
@@ -106,7 +135,11 @@ type InfeasibleError struct {
 }
 
 func (e *InfeasibleError) Error() string {
-	msg := fmt.Sprintf("no offering fits the %s: %s", e.Role, e.Reason)
+	role := "workers"
+	if e.Role == spec.RoleHead {
+		role = "head"
+	}
+	msg := fmt.Sprintf("no offering fits the %s: %s", role, e.Reason)
 	if len(e.Alternatives) > 0 {
 		msg += "; nearest: " + strings.Join(e.Alternatives, ", ")
 	}

@@ -10,11 +10,13 @@
 //
 //	cpu        N | N+                      vCPUs, exact or at least
 //	memory     SIZE | SIZE+                 SIZE = number + unit; a bare number is GiB
-//	gpu        "" | any | MODEL[:COUNT[+]]  case-insensitive model, e.g. A100:8, h100
+//	gpu        "" | any | none | MODEL[:COUNT[+]]  case-insensitive model, e.g. A100:8, h100;
+//	                                        aliases: a100_80gb, A100-80G -> A100-80GB, nvidia-tesla-t4 -> T4
 //	gpu-memory SIZE+                        memory per GPU
 //	arch       x86_64 | arm64               (aliases: amd64, aarch64, arm)
 //	disk       SIZE                         root disk
-//	spot       on-demand | spot | spot-with-fallback
+//	spot       on-demand | spot | spot-with-fallback  (--spot: spot-with-fallback)
+//	max price  USD per machine-hour, > 0
 //	durations  Go durations plus days: 90s, 20m, 12h, 2d, 1h30m; 0 disables
 //
 // Size units: B, KB, MB, GB, TB (powers of 1000) and KiB, MiB, GiB, TiB

@@ -153,6 +153,9 @@ func (in *PoolInput) ApplyTo(p *Pool) error {
 		if p.MaxPrice, err = ParsePrice(in.MaxPrice); err != nil {
 			return err
 		}
+		if p.MaxPrice == 0 {
+			return Errorf("invalid max price %q: must be greater than zero (leave it out for no cap)", in.MaxPrice)
+		}
 	}
 	if len(in.InstanceTypes) > 0 {
 		p.InstanceTypes = append([]string(nil), in.InstanceTypes...)

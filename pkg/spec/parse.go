@@ -113,7 +113,7 @@ func ParseSizeBound(s string) (SizeBound, error) {
 // ParseCPU parses a vCPU count: "4" (exact) or "4+" (at least).
 func ParseCPU(s string) (IntBound, error) {
 	t, more := cutPlus(s)
-	n, err := strconv.Atoi(t)
+	n, err := atoi(t)
 	if err != nil || n <= 0 || n > 4096 {
 		return IntBound{}, Errorf("invalid cpu %q (want a count of vCPUs from 1 to 4096, optionally with +, e.g. 8 or 8+)", s)
 	}
@@ -122,7 +122,11 @@ func ParseCPU(s string) (IntBound, error) {
 
 // ParseCount parses a machine count (0..MaxCount).
 func ParseCount(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	n, err := atoi(strings.TrimPrefix(t, "-"))
+	if strings.HasPrefix(t, "-") {
+		n = -n
+	}
 	if err != nil {
 		return 0, Errorf("invalid count %q (want a whole number from 0 to %d)", s, MaxCount)
 	}
@@ -141,16 +145,16 @@ func ParseGPU(s string) (GPU, error) {
 		return GPU{Count: 1, OrMore: true}, nil
 	}
 	model, count, hasCount := strings.Cut(s, ":")
-	g := GPU{Model: strings.ToUpper(strings.TrimSpace(model)), Count: 1}
+	g := GPU{Model: CanonicalGPU(model), Count: 1}
 	if strings.EqualFold(g.Model, "any") {
 		g.Model = ""
 	}
-	if g.Model != "" && !gpuModelRE.MatchString(g.Model) {
+	if strings.TrimSpace(model) == "" || g.Model != "" && !gpuModelRE.MatchString(g.Model) {
 		return GPU{}, Errorf("invalid gpu %q (want MODEL[:COUNT], e.g. A100:8, L4, H100:4+)", s)
 	}
 	if hasCount {
 		t, more := cutPlus(count)
-		n, err := strconv.Atoi(t)
+		n, err := atoi(t)
 		if err != nil || n <= 0 || n > 64 {
 			return GPU{}, Errorf("invalid gpu count in %q (want 1 to 64, optionally with +)", s)
 		}
@@ -160,6 +164,28 @@ func ParseGPU(s string) (GPU, error) {
 }
 
 var gpuModelRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{0,31}$`)
+
+// gpuAliases maps other spellings of GPU models to the catalog's names.
+var gpuAliases = map[string]string{
+	"A100-40GB": "A100", "A100-40G": "A100", "A100-40": "A100", "A100-80G": "A100-80GB", "A100-80": "A100-80GB",
+	"H100-80GB": "H100", "H100-80G": "H100", "H200-141GB": "H200", "L40-S": "L40S",
+}
+
+// CanonicalGPU spells a GPU model as the catalog does: upper case, "_"
+// and spaces as "-", vendor prefixes ("NVIDIA-", "TESLA-", "NVIDIA-TESLA-")
+// dropped, and a few aliases resolved ("a100_80gb" and "A100-80G" are
+// "A100-80GB"; "nvidia-tesla-t4" is "T4").
+func CanonicalGPU(model string) string {
+	m := strings.ToUpper(strings.TrimSpace(model))
+	m = strings.NewReplacer("_", "-", " ", "-").Replace(m)
+	for _, p := range []string{"NVIDIA-", "TESLA-", "AMD-"} {
+		m = strings.TrimPrefix(m, p)
+	}
+	if a, ok := gpuAliases[m]; ok {
+		return a
+	}
+	return m
+}
 
 // ParseArch parses an architecture name.
 func ParseArch(s string) (Arch, error) {
@@ -191,8 +217,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
 	var days time.Duration
 	if i := strings.Index(t, "d"); i > 0 {
-		n, err := strconv.Atoi(t[:i])
-		if err != nil || n < 0 || n > 3650 {
+		n, err := atoi(t[:i])
+		if err != nil || n > 3650 {
 			return 0, Errorf("invalid duration %q (e.g. 90s, 20m, 12h, 2d)", s)
 		}
 		days = time.Duration(n) * 24 * time.Hour
@@ -243,6 +269,14 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// atoi parses a plain decimal number: digits only, no sign, no spaces.
+func atoi(s string) (int, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" || len(s) > 9 {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.Atoi(s)
 }
 
 func cutPlus(s string) (string, bool) {
