@@ -183,12 +183,9 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, unavailable, req.Timeout)
-	// Re-plans stay in the plan's site (provider and region): workers
-	// reach the scheduler on the head's private address, so a worker
-	// shortfall falls back within the site (spot, then on demand) rather
-	// than splitting the cluster across regions.
-	eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) {
-		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: pl.Site})
+	// The engine pins re-plans to the head's site (see Engine.Replan).
+	eng.Replan = func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
+		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: site})
 	}
 
 	if f.IO.CanPrompt() && !req.Yes && cfg.Output != "json" {

@@ -44,8 +44,12 @@ type Engine struct {
 	Unavailable *plan.Unavailable
 	// UnavailableTTL is how long a failed offering stays out (default 3m).
 	UnavailableTTL time.Duration
-	// Replan re-plans a cluster after offerings were marked unavailable.
-	Replan func(c *spec.Cluster) (*plan.Plan, error)
+	// Replan re-plans a cluster after offerings were marked unavailable,
+	// pinned to a site (provider and region) unless site is zero. Workers
+	// reach the scheduler on the head's private address, so once a head
+	// exists every re-plan stays in its site; only a head that cannot be
+	// launched may move the whole cluster elsewhere.
+	Replan func(c *spec.Cluster, site plan.Site) (*plan.Plan, error)
 	// Owner goes in the burst-owner tag.
 	Owner string
 	// Now is the clock; Sleep waits (both injectable for tests).
@@ -277,6 +281,11 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 	}
 	workers := obs.live(spec.RoleWorker)
 	delta := c.Workers.Count - len(workers)
+	if len(heads) > 0 {
+		if pl, err = e.pin(c, pl, heads[0]); err != nil {
+			return res, err
+		}
+	}
 
 	// Preflight what will be launched, before anything is created.
 	if err := e.preflight(ctx, c, pl, len(heads) == 0, max(delta, 0)); err != nil {
@@ -301,7 +310,7 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 		if g == nil {
 			return res, fmt.Errorf("plan has no head group")
 		}
-		got, _, causes, err := e.fill(ctx, c, pl, *g, 1, e.launchKey(obs, spec.RoleHead, 1), bootstrap.Config{})
+		got, _, causes, err := e.fill(ctx, c, *g, 1, e.launchKey(obs, spec.RoleHead, 1), bootstrap.Config{}, plan.Site{})
 		res.Launched += len(got)
 		if err != nil {
 			return res, err
@@ -310,6 +319,10 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 			return res, &NoCapacityError{Role: spec.RoleHead, Causes: causes}
 		}
 		head = got[0]
+		// A head that failed over to another site takes the cluster there.
+		if pl, err = e.pin(c, pl, head); err != nil {
+			return res, err
+		}
 	} else {
 		head = heads[0]
 	}
@@ -331,7 +344,7 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 			if launched == delta {
 				break
 			}
-			got, _, cs, err := e.fill(ctx, c, pl, g, delta-launched, fmt.Sprintf("%s/%d/%d", key, i, launched), boot)
+			got, _, cs, err := e.fill(ctx, c, g, delta-launched, fmt.Sprintf("%s/%d/%d", key, i, launched), boot, pl.Site)
 			launched += len(got)
 			res.Launched += len(got)
 			causes = append(causes, cs...)
@@ -442,7 +455,8 @@ func (e *Engine) bootConfig(c *spec.Cluster, role spec.Role, head provider.Machi
 // launchKey); with the attempt and chunk number it makes each call's
 // idempotency token. It returns the machines launched, how many are
 // missing, and the failure causes seen.
-func (e *Engine) fill(ctx context.Context, c *spec.Cluster, pl *plan.Plan, g plan.Group, n int, key string, boot bootstrap.Config) ([]provider.Machine, int, []string, error) {
+// Re-plans are pinned to site unless it is zero.
+func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int, key string, boot bootstrap.Config, site plan.Site) ([]provider.Machine, int, []string, error) {
 	if g.Role == spec.RoleHead {
 		boot = e.bootConfig(c, spec.RoleHead, provider.Machine{})
 	}
@@ -452,7 +466,7 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, pl *plan.Plan, g pla
 	for attempt := 0; len(got) < n && attempt < e.MaxAttempts; attempt++ {
 		offs = e.usable(offs)
 		if len(offs) == 0 && e.Replan != nil {
-			if np, err := e.Replan(c); err == nil {
+			if np, err := e.Replan(c, site); err == nil {
 				offs = e.usable(matchingGroup(np, g).Offerings)
 			}
 		}
@@ -555,6 +569,20 @@ func (e *Engine) markUnavailable(cluster string, o plan.Offering, err error) str
 func (e *Engine) usable(offs []plan.Offering) []plan.Offering {
 	now := e.Now()
 	return slices.DeleteFunc(slices.Clone(offs), func(o plan.Offering) bool { return e.Unavailable.Blocked(o.Key(), now) })
+}
+
+// pin returns a plan whose site is the head's: pl itself if it already is,
+// else a re-plan pinned there.
+func (e *Engine) pin(c *spec.Cluster, pl *plan.Plan, head provider.Machine) (*plan.Plan, error) {
+	site := plan.Site{Provider: head.Provider, Region: head.Region}
+	if pl.Site == site || pl.Site.IsZero() || e.Replan == nil {
+		return pl, nil
+	}
+	np, err := e.Replan(c, site)
+	if err != nil {
+		return pl, fmt.Errorf("the cluster's head runs in %s: %w", site, err)
+	}
+	return np, nil
 }
 
 // waitHead waits until the head runs and has an address.

@@ -56,7 +56,9 @@ func newHarness(t *testing.T, opts ...fake.Option) *harness {
 		Sleep:  func(ctx context.Context, d time.Duration) error { h.now = h.now.Add(d); return ctx.Err() },
 		Dial:   func(ctx context.Context, addr string) error { return nil },
 	}
-	h.eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) { return h.plan(c) }
+	h.eng.Replan = func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
+		return plan.Make(c, h.cat, plan.Options{Unavailable: h.eng.Unavailable, Now: h.now, Site: site})
+	}
 	return h
 }
 
@@ -384,5 +386,48 @@ func TestTagValue(t *testing.T) {
 		if got := TagValue(in); got != want {
 			t.Errorf("TagValue(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func countByRegion(ms []provider.Machine) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		out[m.Region]++
+	}
+	return out
+}
+
+func TestHeadFailoverTakesTheClusterToItsSite(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(3)
+	pl, _ := h.plan(c)
+	site := pl.Site
+	// The planned site has no head capacity at all.
+	for _, o := range pl.Head().Offerings {
+		h.fake.SetCapacity(o.Key(), 0)
+	}
+	for _, ty := range h.cat.Types {
+		for _, o := range ty.Offerings {
+			if o.Region == site.Region {
+				h.fake.SetCapacity(plan.Key{Provider: fake.Name, InstanceType: ty.Name, Region: o.Region, Zone: o.Zone, Capacity: o.Capacity}, 0)
+			}
+		}
+	}
+	res := mustUp(t, h, c)
+	regions := countByRegion(h.fake.Live("test", ""))
+	if len(regions) != 1 || regions[site.Region] != 0 || res.Workers() != 3 {
+		t.Fatalf("machines by region %v (planned %s): the whole cluster must move with its head", regions, site)
+	}
+}
+
+func TestReupPinsToTheHeadsSite(t *testing.T) {
+	h := newHarness(t)
+	// A cluster whose head runs in fake-2, although fake-1 is as cheap.
+	c := cluster(1, func(c *spec.Cluster) { c.Regions = []string{"fake-2"} })
+	mustUp(t, h, c)
+	c2 := cluster(4) // no region limit now: the plan's own choice may differ
+	res := mustUp(t, h, c2)
+	if regions := countByRegion(h.fake.Live("test", "")); len(regions) != 1 || regions["fake-2"] != 5 || res.Workers() != 4 {
+		t.Fatalf("machines by region %v: new workers must join the head's region", regions)
 	}
 }
