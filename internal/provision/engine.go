@@ -507,8 +507,17 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int,
 		for i := range chunks {
 			r := results[i]
 			if r != nil {
-				got = append(got, r.Machines...)
-				e.reportLaunched(c.Name, g, name, r.Machines)
+				// A token seen before returns that launch's machines as
+				// they are now; ones that have since ended do not count,
+				// and the next attempt (a new token) replaces them.
+				var alive []provider.Machine
+				for _, m := range r.Machines {
+					if m.State.Live() || m.State == "" {
+						alive = append(alive, m)
+					}
+				}
+				got = append(got, alive...)
+				e.reportLaunched(c.Name, g, name, alive)
 				for _, f := range r.Failures {
 					causes = append(causes, e.markUnavailable(c.Name, f.Offering, f.Err))
 				}

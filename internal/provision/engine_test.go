@@ -431,3 +431,18 @@ func TestReupPinsToTheHeadsSite(t *testing.T) {
 		t.Fatalf("machines by region %v: new workers must join the head's region", regions)
 	}
 }
+
+// A launch token reused after a crash may return machines that have ended
+// since; they are not counted, and the shortfall is launched anew.
+func TestEndedMachinesFromAReusedTokenAreReplaced(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(3)
+	mustUp(t, h, c)
+	// Simulate the earlier run: terminate every worker, then make the
+	// clock and observation match so the same token comes back.
+	h.fake.Terminate(context.Background(), h.fake.Live("test", spec.RoleWorker))
+	res := mustUp(t, h, c)
+	if res.Workers() != 3 {
+		t.Fatalf("workers %d after re-up, want 3", res.Workers())
+	}
+}

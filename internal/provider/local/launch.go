@@ -127,9 +127,14 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 		return res, fmt.Errorf("local: %w", err)
 	}
 	pruneTokens(tokDir, p.opts.Now())
-	if err := os.WriteFile(tokFile, []byte(strings.Join(ids, "\n")), 0o644); err != nil {
+	// The token records each machine once it has started, so a launch cut
+	// short (Ctrl-C) and retried with the same token returns what exists
+	// and nothing that never did.
+	tok, err := os.OpenFile(tokFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
 		return res, fmt.Errorf("local: %w", err)
 	}
+	defer tok.Close()
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -137,6 +142,9 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 		m, err := p.start(id, req, python)
 		if err != nil {
 			return res, err
+		}
+		if _, err := fmt.Fprintln(tok, id); err != nil {
+			return res, fmt.Errorf("local: %w", err)
 		}
 		res.Machines = append(res.Machines, m)
 	}
