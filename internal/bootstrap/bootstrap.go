@@ -64,7 +64,8 @@ type Options struct {
 	// BindHost is the address Dask listens on ("127.0.0.1" locally; empty
 	// on clouds, meaning all interfaces).
 	BindHost string
-	// WorkerName names a Dask worker (usually the machine ID).
+	// WorkerName names a Dask worker; empty means the machine's hostname,
+	// which is what a bulk launch (one script for many machines) needs.
 	WorkerName string
 	// APIEndpoint is the cloud API self-removal calls (gcp, azure); empty
 	// means the public one.
@@ -175,9 +176,6 @@ func Render(c Config, o Options) (string, error) {
 	}
 	if c.Role == spec.RoleWorker {
 		data["BindHost"] = o.BindHost
-	}
-	if data["WorkerName"] == "" {
-		data["WorkerName"] = c.Cluster + "-worker"
 	}
 	var buf bytes.Buffer
 	// The target's definitions are looked up by name.
