@@ -325,7 +325,9 @@ func (s *Server) routes() {
 
 // Links.
 
-func (s *Server) base() string { return "https://www.googleapis.com/compute/v1/projects/" + s.opts.Project }
+func (s *Server) base() string {
+	return "https://www.googleapis.com/compute/v1/projects/" + s.opts.Project
+}
 
 func (s *Server) zoneLink(zone string) string     { return s.base() + "/zones/" + zone }
 func (s *Server) regionLink(region string) string { return s.base() + "/regions/" + region }

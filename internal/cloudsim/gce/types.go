@@ -60,18 +60,18 @@ type family struct {
 }
 
 var families = map[string]family{
-	"e2":   {name: "e2", core: 0.021811, ram: 0.002923, arch: "x86_64", gen: 2, quota: "CPUS", regions: allRegions, sku: "E2"},
-	"n1":   {name: "n1", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 1, quota: "CPUS", regions: allRegions, sku: "N1 Predefined"},
-	"n2":   {name: "n2", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 2, quota: "N2_CPUS", regions: allRegions, sku: "N2"},
-	"n2d":  {name: "n2d", core: 0.027502, ram: 0.003686, arch: "x86_64", gen: 2, quota: "N2D_CPUS", regions: allRegions, sku: "N2D AMD"},
-	"c3":   {name: "c3", core: 0.03398, ram: 0.00456, arch: "x86_64", gen: 3, quota: "C3_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "us-west1", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C3"},
-	"c3d":  {name: "c3d", core: 0.029563, ram: 0.003959, arch: "x86_64", gen: 3, quota: "C3D_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C3D"},
-	"c4":   {name: "c4", core: 0.03465, ram: 0.003938, arch: "x86_64", gen: 4, quota: "C4_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C4"},
-	"t2a":  {name: "t2a", core: 0.0385, ram: 0.0048, arch: "arm64", gen: 2, quota: "T2A_CPUS", regions: []string{"us-central1", "europe-west4", "asia-southeast1"}, sku: "T2A Arm"},
-	"c4a":  {name: "c4a", core: 0.03086, ram: 0.00349, arch: "arm64", gen: 4, quota: "C4A_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C4A Arm"},
-	"a2":   {name: "a2", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 2, quota: "A2_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west4", "asia-southeast1", "asia-northeast1"}, sku: "A2"},
-	"a3":   {name: "a3", core: 0.0297, ram: 0.0026, arch: "x86_64", gen: 3, quota: "A3_CPUS", regions: []string{"us-central1", "us-east4", "europe-west4", "asia-southeast1"}, sku: "A3"},
-	"g2":   {name: "g2", core: 0.024988, ram: 0.002927, arch: "x86_64", gen: 2, quota: "G2_CPUS", regions: allRegions, sku: "G2"},
+	"e2":  {name: "e2", core: 0.021811, ram: 0.002923, arch: "x86_64", gen: 2, quota: "CPUS", regions: allRegions, sku: "E2"},
+	"n1":  {name: "n1", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 1, quota: "CPUS", regions: allRegions, sku: "N1 Predefined"},
+	"n2":  {name: "n2", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 2, quota: "N2_CPUS", regions: allRegions, sku: "N2"},
+	"n2d": {name: "n2d", core: 0.027502, ram: 0.003686, arch: "x86_64", gen: 2, quota: "N2D_CPUS", regions: allRegions, sku: "N2D AMD"},
+	"c3":  {name: "c3", core: 0.03398, ram: 0.00456, arch: "x86_64", gen: 3, quota: "C3_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "us-west1", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C3"},
+	"c3d": {name: "c3d", core: 0.029563, ram: 0.003959, arch: "x86_64", gen: 3, quota: "C3D_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C3D"},
+	"c4":  {name: "c4", core: 0.03465, ram: 0.003938, arch: "x86_64", gen: 4, quota: "C4_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C4"},
+	"t2a": {name: "t2a", core: 0.0385, ram: 0.0048, arch: "arm64", gen: 2, quota: "T2A_CPUS", regions: []string{"us-central1", "europe-west4", "asia-southeast1"}, sku: "T2A Arm"},
+	"c4a": {name: "c4a", core: 0.03086, ram: 0.00349, arch: "arm64", gen: 4, quota: "C4A_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1"}, sku: "C4A Arm"},
+	"a2":  {name: "a2", core: 0.031611, ram: 0.004237, arch: "x86_64", gen: 2, quota: "A2_CPUS", regions: []string{"us-central1", "us-east1", "us-east4", "europe-west4", "asia-southeast1", "asia-northeast1"}, sku: "A2"},
+	"a3":  {name: "a3", core: 0.0297, ram: 0.0026, arch: "x86_64", gen: 3, quota: "A3_CPUS", regions: []string{"us-central1", "us-east4", "europe-west4", "asia-southeast1"}, sku: "A3"},
+	"g2":  {name: "g2", core: 0.024988, ram: 0.002927, arch: "x86_64", gen: 2, quota: "G2_CPUS", regions: allRegions, sku: "G2"},
 }
 
 // accelerator is a GPU type: its burst model name, memory per GPU, price,

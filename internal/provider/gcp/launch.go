@@ -322,8 +322,8 @@ func (p *Provider) scheduling(capacity catalog.Capacity, gpus bool, expires time
 	}
 	if !expires.IsZero() {
 		d := expires.Sub(p.opts.Now()).Round(time.Second)
-		d = max(d, 30*time.Second)           // GCE's minimum
-		d = min(d, 120*24*time.Hour)         // and maximum
+		d = max(d, 30*time.Second)   // GCE's minimum
+		d = min(d, 120*24*time.Hour) // and maximum
 		s.MaxRunDuration = &computepb.Duration{Seconds: proto.Int64(int64(d / time.Second))}
 		s.InstanceTerminationAction = proto.String("DELETE")
 	}

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/auth/credentials"
+	compute "cloud.google.com/go/compute/apiv1"
 	gax "github.com/googleapis/gax-go/v2"
 	"golang.org/x/time/rate"
 	cloudbilling "google.golang.org/api/cloudbilling/v1"
