@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -107,7 +108,14 @@ func transient(err error) bool {
 		return false
 	}
 	var ge *googleapi.Error
-	return errors.As(err, &ge) && ge.Code >= 500
+	if errors.As(err, &ge) {
+		return ge.Code >= 500
+	}
+	// A connection that broke before the answer arrived: the call may or
+	// may not have happened, which is safe to repeat for the calls do runs
+	// (reads, and writes with a requestId).
+	var ue *url.Error
+	return errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // operationError returns the error a finished operation reports, kinded,
