@@ -166,7 +166,7 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 	}
 	op, err := func() (*computepb.Operation, error) {
 		defer func() { <-p.bulk }()
-		if err := p.mutations.Wait(ctx); err != nil {
+		if err := p.waitMutation(ctx); err != nil {
 			return nil, err
 		}
 		var started *compute.Operation

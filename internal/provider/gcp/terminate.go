@@ -69,7 +69,7 @@ func (p *Provider) Terminate(ctx context.Context, ms []provider.Machine) error {
 // could make GCE ignore the delete of a later machine of the same name.
 func (p *Provider) deleteOne(ctx context.Context, m provider.Machine) error {
 	rid := uuid.NewString()
-	if err := p.mutations.Wait(ctx); err != nil {
+	if err := p.waitMutation(ctx); err != nil {
 		return err
 	}
 	err := p.do(ctx, "instances.delete", func(ctx context.Context) error {
@@ -115,4 +115,18 @@ func validName(s string) bool {
 		}
 	}
 	return s[len(s)-1] != '-'
+}
+
+// waitMutation takes a token from the client-side write limiter, waiting
+// on the injected clock.
+func (p *Provider) waitMutation(ctx context.Context) error {
+	now := p.opts.Now()
+	r := p.mutations.ReserveN(now, 1)
+	if !r.OK() {
+		return fmt.Errorf("gcp: write limiter refuses a request")
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		return p.opts.Sleep(ctx, d)
+	}
+	return nil
 }
