@@ -232,4 +232,3 @@ func TestParseTypeName(t *testing.T) {
 		}
 	}
 }
-

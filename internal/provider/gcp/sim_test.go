@@ -50,7 +50,7 @@ func newSim(t testing.TB, sopts ...simOption) *simEnv {
 	t.Cleanup(ip.Close)
 	opts := Options{
 		Project: "burst-sim", IPDetectURL: ip.URL, Now: clock.Now, Retries: 3,
-		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
+		Sleep:  func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
 		Getenv: func(string) string { return "" },
 	}
 	for _, o := range sopts {
@@ -125,4 +125,8 @@ func (e *simEnv) machines(t testing.TB, cluster string) []provider.Machine {
 		t.Fatalf("Machines: %v", err)
 	}
 	return ms
+}
+
+func setQuota(e *simEnv, region, metric string, limit float64) {
+	gce.SetQuota(e.model, region, metric, limit)
 }
