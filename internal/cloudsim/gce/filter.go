@@ -72,7 +72,7 @@ func parseTerm(s string) (term, error) {
 
 // match reports whether the fields satisfy every term. A term on a field
 // the resource kind does not have is an error.
-func (f filter) match(fields map[string]string, known ...string) (bool, error) {
+func (f filter) match(fields map[string]string) (bool, error) {
 	for _, t := range f {
 		v, ok := fields[t.field]
 		if !ok && !strings.HasPrefix(t.field, "labels.") {

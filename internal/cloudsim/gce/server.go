@@ -2,7 +2,6 @@ package gce
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -342,5 +341,3 @@ func lastSegment(s string) string {
 
 // timestamp formats a time the way GCE does.
 func timestamp(t time.Time) string { return t.Format("2006-01-02T15:04:05.000-07:00") }
-
-var errStop = errors.New("stop")
