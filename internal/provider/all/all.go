@@ -2,6 +2,7 @@ package all
 
 import (
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/gcp"
 	"github.com/burstdev/burst/internal/provider/local"
 )
 
@@ -9,5 +10,6 @@ import (
 func Registry() *provider.Registry {
 	return provider.NewRegistry(
 		local.Entry,
+		gcp.Entry,
 	)
 }

@@ -1,0 +1,281 @@
+package gce
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/burstdev/burst/internal/cloudsim"
+)
+
+// These tests talk to the server with Google's own REST client, as the
+// provider does, and check GCE's behaviours the provider relies on.
+
+type env struct {
+	clock *cloudsim.Clock
+	m     *cloudsim.Model
+	s     *Server
+	ri    *compute.RegionInstancesClient
+	in    *compute.InstancesClient
+	ops   *compute.RegionOperationsClient
+}
+
+func newEnv(t *testing.T, opts Options) *env {
+	t.Helper()
+	clock := cloudsim.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	cfg := ModelConfig()
+	cfg.Now, cfg.Sleep = clock.Now, clock.Sleep
+	m := cloudsim.New(cfg)
+	s := Start(m, opts)
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	co := []option.ClientOption{option.WithEndpoint(s.URL()), option.WithoutAuthentication()}
+	ri, err := compute.NewRegionInstancesRESTClient(ctx, co...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := compute.NewInstancesRESTClient(ctx, co...)
+	ops, _ := compute.NewRegionOperationsRESTClient(ctx, co...)
+	return &env{clock: clock, m: m, s: s, ri: ri, in: in, ops: ops}
+}
+
+func body(count, minCount int64, machine string, sched *computepb.Scheduling) *computepb.BulkInsertInstanceResource {
+	return &computepb.BulkInsertInstanceResource{
+		Count: proto.Int64(count), MinCount: proto.Int64(minCount), NamePattern: proto.String("t-####"),
+		InstanceProperties: &computepb.InstanceProperties{
+			MachineType: proto.String(machine), Labels: map[string]string{"burst-cluster": "t"},
+			Disks: []*computepb.AttachedDisk{{Boot: proto.Bool(true), AutoDelete: proto.Bool(true), InitializeParams: &computepb.AttachedDiskInitializeParams{
+				SourceImage: proto.String("projects/debian-cloud/global/images/family/debian-12"), DiskType: proto.String("pd-balanced")}}},
+			NetworkInterfaces: []*computepb.NetworkInterface{{Network: proto.String("global/networks/default")}},
+			Scheduling:        sched,
+		},
+	}
+}
+
+func (e *env) bulk(t *testing.T, region, rid string, b *computepb.BulkInsertInstanceResource) (*computepb.Operation, error) {
+	t.Helper()
+	req := &computepb.BulkInsertRegionInstanceRequest{Project: "burst-sim", Region: region, BulkInsertInstanceResourceResource: b}
+	if rid != "" {
+		req.RequestId = proto.String(rid)
+	}
+	op, err := e.ri.BulkInsert(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	return op.Proto(), nil
+}
+
+func status(err error) (int, string) {
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		return 0, ""
+	}
+	reason := ""
+	if len(ge.Errors) > 0 {
+		reason = ge.Errors[0].Reason
+	}
+	return ge.Code, reason
+}
+
+func TestRequestIDIdempotency(t *testing.T) {
+	e := newEnv(t, Options{})
+	rid := "6b3e1c8a-5f0d-4a57-9a43-4d1f2c0e7b21"
+	first, err := e.bulk(t, "us-central1", rid, body(3, 1, "e2-standard-2", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.bulk(t, "us-central1", rid, body(3, 1, "e2-standard-2", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.GetName() != second.GetName() || len(e.m.Instances(nil)) != 3 {
+		t.Fatalf("a repeated requestId made operation %s then %s and %d instances", first.GetName(), second.GetName(), len(e.m.Instances(nil)))
+	}
+	if _, err := e.bulk(t, "us-central1", "not-a-uuid", body(1, 1, "e2-standard-2", nil)); !strings.Contains(err.Error(), "UUID") {
+		t.Fatalf("a bad requestId: %v", err)
+	}
+	// op.Wait polls GET .../operations/{name}, as the client does.
+	op, _ := e.ri.BulkInsert(context.Background(), &computepb.BulkInsertRegionInstanceRequest{Project: "burst-sim", Region: "us-east1", BulkInsertInstanceResourceResource: body(1, 1, "e2-standard-2", nil)})
+	if err := op.Wait(context.Background()); err != nil || !op.Done() {
+		t.Fatalf("op.Wait: %v", err)
+	}
+}
+
+func TestUpfrontCapacityAndMinCount(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, z := range Regions()["us-central1"] {
+		e.m.SetCapacity(cloudsim.PoolKey{Type: "n2-standard-4", Zone: z, Capacity: cloudsim.OnDemand}, 1)
+	}
+	if _, err := e.bulk(t, "us-central1", "", body(5, 5, "n2-standard-4", nil)); err == nil {
+		t.Fatal("minCount 5 with room for 4 succeeded")
+	} else if code, reason := status(err); code != http.StatusServiceUnavailable || reason != "insufficientCapacity" {
+		t.Fatalf("got %d %s", code, reason)
+	}
+	if n := len(e.m.Instances(nil)); n != 0 {
+		t.Fatalf("a refused request made %d instances", n)
+	}
+	op, err := e.bulk(t, "us-central1", "", body(5, 1, "n2-standard-4", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := int32(0)
+	for _, st := range op.GetInstancesBulkInsertOperationMetadata().GetPerLocationStatus() {
+		created += st.GetCreatedVmCount()
+	}
+	if created != 4 || len(op.GetWarnings()) != 1 {
+		t.Fatalf("partial bulk: created %d, warnings %v", created, op.GetWarnings())
+	}
+}
+
+func TestSchedulingValidation(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, tt := range []struct {
+		name    string
+		machine string
+		sched   *computepb.Scheduling
+	}{
+		{"spot that migrates", "e2-standard-2", &computepb.Scheduling{ProvisioningModel: proto.String("SPOT"), OnHostMaintenance: proto.String("MIGRATE")}},
+		{"gpu that migrates", "g2-standard-4", &computepb.Scheduling{OnHostMaintenance: proto.String("MIGRATE")}},
+		{"maxRunDuration without action", "e2-standard-2", &computepb.Scheduling{MaxRunDuration: &computepb.Duration{Seconds: proto.Int64(3600)}}},
+		{"spot that restarts", "e2-standard-2", &computepb.Scheduling{ProvisioningModel: proto.String("SPOT"), AutomaticRestart: proto.Bool(true)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.bulk(t, "us-central1", "", body(1, 1, tt.machine, tt.sched))
+			if code, _ := status(err); code != http.StatusBadRequest {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	c4 := body(1, 1, "c4-standard-4", nil)
+	if _, err := e.bulk(t, "us-central1", "", c4); err == nil || !strings.Contains(err.Error(), "Hyperdisk") {
+		t.Fatalf("c4 on pd-balanced: %v", err)
+	}
+}
+
+func TestMaxRunDurationStop(t *testing.T) {
+	e := newEnv(t, Options{})
+	sched := &computepb.Scheduling{ProvisioningModel: proto.String("SPOT"), InstanceTerminationAction: proto.String("STOP"), MaxRunDuration: &computepb.Duration{Seconds: proto.Int64(600)}}
+	if _, err := e.bulk(t, "us-central1", "", body(1, 1, "e2-standard-2", sched)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(11 * time.Minute)
+	got, err := e.in.Get(context.Background(), &computepb.GetInstanceRequest{Project: "burst-sim", Zone: "us-central1-a", Instance: "t-0001"})
+	if err != nil {
+		// The instance may have landed in another zone: find it.
+		v, _, ok := e.s.Instance("t-0001")
+		if !ok {
+			t.Fatal(err)
+		}
+		got, err = e.in.Get(context.Background(), &computepb.GetInstanceRequest{Project: "burst-sim", Zone: lastSegment(v.GetZone()), Instance: "t-0001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got.GetStatus() != "TERMINATED" {
+		t.Fatalf("after maxRunDuration with STOP: %s", got.GetStatus())
+	}
+}
+
+func TestConcurrentBulkLimit(t *testing.T) {
+	e := newEnv(t, Options{OperationDelay: time.Minute})
+	for i := 0; i < MaxConcurrentBulk; i++ {
+		if _, err := e.bulk(t, "us-central1", "", body(1, 1, "e2-standard-2", nil)); err != nil {
+			t.Fatalf("bulk %d: %v", i, err)
+		}
+	}
+	_, err := e.bulk(t, "us-central1", "", body(1, 1, "e2-standard-2", nil))
+	if code, reason := status(err); code != http.StatusForbidden || reason != "rateLimitExceeded" {
+		t.Fatalf("11th concurrent bulk: %v", err)
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := e.bulk(t, "us-central1", "", body(1, 1, "e2-standard-2", nil)); err != nil {
+		t.Fatalf("after the others finished: %v", err)
+	}
+}
+
+func TestOperationFaultRollsBack(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.m.Inject(cloudsim.Fault{Service: Service, Action: "compute.regionInstances.bulkInsert" + OperationSuffix, Kind: cloudsim.KindCapacity, Times: 1})
+	op, err := e.bulk(t, "us-central1", "", body(4, 1, "e2-standard-2", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.ops.Wait(context.Background(), &computepb.WaitRegionOperationRequest{Project: "burst-sim", Region: "us-central1", Operation: op.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetStatus() != computepb.Operation_DONE || done.GetError().GetErrors()[0].GetCode() != "ZONE_RESOURCE_POOL_EXHAUSTED" || done.GetHttpErrorStatusCode() != 503 {
+		t.Fatalf("failed operation %v", done)
+	}
+	if leaks := e.m.Leaks("burst-cluster"); len(leaks) != 0 {
+		t.Fatalf("rollback left %v", leaks)
+	}
+}
+
+func TestListFilterAndPages(t *testing.T) {
+	e := newEnv(t, Options{})
+	if _, err := e.bulk(t, "us-central1", "", body(7, 7, "e2-standard-2", nil)); err != nil {
+		t.Fatal(err)
+	}
+	it := e.in.AggregatedList(context.Background(), &computepb.AggregatedListInstancesRequest{Project: "burst-sim", Filter: proto.String(`labels.burst-cluster = "t"`), MaxResults: proto.Uint32(3)})
+	n := 0
+	for {
+		pair, err := it.Next()
+		if err != nil {
+			break
+		}
+		n += len(pair.Value.GetInstances())
+	}
+	if n != 7 {
+		t.Fatalf("paged list found %d of 7", n)
+	}
+	_, err := e.in.AggregatedList(context.Background(), &computepb.AggregatedListInstancesRequest{Project: "burst-sim", Filter: proto.String(`labels.a = "b" OR labels.c = "d"`)}).Next()
+	if code, _ := status(err); code != http.StatusBadRequest {
+		t.Fatalf("an unsupported filter: %v", err)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	f, err := parseFilter(`(labels.burst-cluster = "etl") (labels.burst-attempt = "0") AND name != "x*" labels.burst-token:*`)
+	if err == nil {
+		t.Fatalf("a bare term after others should not parse as one: %v", f)
+	}
+	f, err = parseFilter(`(labels.burst-cluster = "etl") (name != "x*") (labels.burst-token:*)`)
+	if err != nil || len(f) != 3 {
+		t.Fatalf("parse: %v %v", f, err)
+	}
+	ok, err := f.match(map[string]string{"name": "abc", "labels.burst-cluster": "etl", "labels.burst-token": "1"})
+	if err != nil || !ok {
+		t.Fatalf("match: %v %v", ok, err)
+	}
+	ok, _ = f.match(map[string]string{"name": "xyz", "labels.burst-cluster": "etl", "labels.burst-token": "1"})
+	if ok {
+		t.Fatal("name != x* matched xyz")
+	}
+}
+
+func TestBillingSKUs(t *testing.T) {
+	var core, spot, gpu bool
+	for _, s := range skuList {
+		switch s.Description {
+		case "N2 Instance Core running in Americas":
+			core = s.ServiceRegions[0] != "" && s.Category.UsageType == "OnDemand"
+		case "Spot Preemptible N2D AMD Instance Ram running in Americas":
+			spot = s.Category.UsageType == "Preemptible" && s.PricingInfo[0].PricingExpression.UsageUnit == "GiBy.h"
+		case "Nvidia Tesla T4 GPU running in Americas":
+			gpu = true
+		}
+	}
+	if !core || !spot || !gpu {
+		t.Fatalf("SKUs missing: core %v spot %v gpu %v", core, spot, gpu)
+	}
+}

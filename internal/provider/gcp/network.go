@@ -1,0 +1,216 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/burstdev/burst/internal/bootstrap"
+	"github.com/burstdev/burst/internal/provider"
+)
+
+// A cluster's network access is two firewall rules on the configured VPC
+// network, both targeting the cluster's network tag:
+//
+//   - burst-<cluster>-internal allows all TCP, UDP and ICMP between the
+//     cluster's machines (source tag = target tag);
+//   - burst-<cluster>-client allows SSH and the Dask scheduler and
+//     dashboard ports from the caller's address only (configured CIDRs, or
+//     this machine's public address as IPDetectURL reports it). Never
+//     0.0.0.0/0 unless configured so.
+//
+// GCE firewall rules have no labels, so burst's tags go in the rule's
+// description ("burst-cluster=etl burst-owner=ana") and its name.
+
+// Prepare implements provider.Preparer. It is idempotent: rules that exist
+// are left alone, or patched if the caller's address changed.
+func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
+	if err := p.init(ctx); err != nil {
+		return err
+	}
+	if err := p.do(ctx, "networks.get", func(ctx context.Context) error {
+		_, err := p.c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: p.project, Network: p.opts.Network}, noRetry)
+		return err
+	}); err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "networks.get",
+				Msg: fmt.Sprintf("VPC network %q does not exist in project %s; set gcp.network", p.opts.Network, p.project), Err: err}
+		}
+		return err
+	}
+	cidrs, err := p.callerCIDRs(ctx)
+	if err != nil {
+		return err
+	}
+	tag := NetworkTag(req.Cluster)
+	desc := fmt.Sprintf("%s=%s %s=%s managed by burst", provider.TagCluster, req.Cluster, provider.TagOwner, labelText(ownerOf(req.Tags), false))
+	network := "global/networks/" + p.opts.Network
+	rules := []*computepb.Firewall{
+		{
+			Name: proto.String(internalRule(req.Cluster)), Description: proto.String(desc + ": traffic inside the cluster"),
+			Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
+			SourceTags: []string{tag}, TargetTags: []string{tag},
+			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}, {IPProtocol: proto.String("udp")}, {IPProtocol: proto.String("icmp")}},
+		},
+		{
+			Name: proto.String(clientRule(req.Cluster)), Description: proto.String(desc + ": SSH and Dask from the caller"),
+			Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
+			SourceRanges: cidrs, TargetTags: []string{tag},
+			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"),
+				Ports: []string{"22", fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)}}},
+		},
+	}
+	for _, fw := range rules {
+		if err := p.ensureFirewall(ctx, fw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureFirewall creates a rule, or patches its source ranges if it exists
+// with others.
+func (p *Provider) ensureFirewall(ctx context.Context, fw *computepb.Firewall) error {
+	var cur *computepb.Firewall
+	err := p.do(ctx, "firewalls.get", func(ctx context.Context) (err error) {
+		cur, err = p.c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: p.project, Firewall: fw.GetName()}, noRetry)
+		return err
+	})
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		rid := uuid.NewString()
+		var op *computepb.Operation
+		err := p.do(ctx, "firewalls.insert", func(ctx context.Context) error {
+			started, err := p.c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: p.project, RequestId: proto.String(rid), FirewallResource: fw}, noRetry)
+			if err == nil {
+				op = started.Proto()
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return p.finishGlobal(ctx, "firewalls.insert", op)
+	case err != nil:
+		return err
+	}
+	want, have := slices.Clone(fw.GetSourceRanges()), slices.Clone(cur.GetSourceRanges())
+	sort.Strings(want)
+	sort.Strings(have)
+	if slices.Equal(want, have) {
+		return nil
+	}
+	var op *computepb.Operation
+	err = p.do(ctx, "firewalls.patch", func(ctx context.Context) error {
+		started, err := p.c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: p.project, Firewall: fw.GetName(),
+			FirewallResource: &computepb.Firewall{SourceRanges: fw.GetSourceRanges()}}, noRetry)
+		if err == nil {
+			op = started.Proto()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return p.finishGlobal(ctx, "firewalls.patch", op)
+}
+
+func (p *Provider) finishGlobal(ctx context.Context, name string, op *computepb.Operation) error {
+	done, err := p.waitGlobal(ctx, op)
+	if err != nil {
+		return err
+	}
+	return operationError(name, done)
+}
+
+// Cleanup implements provider.Preparer: it deletes the cluster's firewall
+// rules; rules already gone are fine. Firewalls are global, so regions do
+// not matter.
+func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	if err := p.init(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range []string{clientRule(cluster), internalRule(cluster)} {
+		rid := uuid.NewString()
+		var op *computepb.Operation
+		err := p.do(ctx, "firewalls.delete", func(ctx context.Context) error {
+			started, err := p.c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: p.project, Firewall: name, RequestId: proto.String(rid)}, noRetry)
+			if err == nil {
+				op = started.Proto()
+			}
+			return err
+		})
+		if errors.Is(err, provider.ErrNotFound) {
+			continue
+		}
+		if err == nil {
+			err = p.finishGlobal(ctx, "firewalls.delete", op)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("firewall rule %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// callerCIDRs returns the ranges allowed to reach SSH and Dask: the
+// configured ones, else this machine's public address (a /32 or /128).
+func (p *Provider) callerCIDRs(ctx context.Context) ([]string, error) {
+	if len(p.opts.AllowedCIDRs) > 0 {
+		var out []string
+		for _, c := range p.opts.AllowedCIDRs {
+			c = strings.TrimSpace(c)
+			if ip := net.ParseIP(c); ip != nil {
+				c = hostCIDR(ip)
+			}
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "firewall", Msg: fmt.Sprintf("gcp.allowed_cidrs: %q is not a CIDR range", c)}
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	fail := func(err error) error {
+		return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "firewall",
+			Msg: fmt.Sprintf("cannot detect this machine's public address through %s (%v); set gcp.allowed_cidrs (BURST_GCP_ALLOWED_CIDRS)", p.opts.IPDetectURL, err), Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.opts.IPDetectURL, nil)
+	if err != nil {
+		return nil, fail(err)
+	}
+	resp, err := p.httpClient().Do(req)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if err != nil {
+		return nil, fail(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fail(fmt.Errorf("HTTP %d", resp.StatusCode))
+	}
+	ip := net.ParseIP(strings.TrimSpace(string(body)))
+	if ip == nil {
+		return nil, fail(fmt.Errorf("the answer %q is not an IP address", strings.TrimSpace(string(body))))
+	}
+	return []string{hostCIDR(ip)}, nil
+}
+
+func hostCIDR(ip net.IP) string {
+	if ip.To4() != nil {
+		return ip.String() + "/32"
+	}
+	return ip.String() + "/128"
+}
