@@ -26,9 +26,9 @@ func testConfig(role spec.Role, workload string) Config {
 }
 
 func testOptions(target Target) Options {
-	o := Options{Target: target, WorkerName: "demo-w-1"}
+	o := Options{Target: target}
 	if target == Local {
-		o.Dir, o.Python, o.BindHost = "/state/local/demo/demo-w-1", "/usr/bin/python3", "127.0.0.1"
+		o.Dir, o.Python, o.BindHost, o.WorkerName = "/state/local/demo/demo-w-1", "/usr/bin/python3", "127.0.0.1", "demo-w-1"
 	}
 	return o
 }

@@ -126,7 +126,7 @@ burst_workload() {
 	BURST_MEMORY="$(awk '/^MemTotal:/ { printf "%d", $2 * 1024 }' /proc/meminfo)"
 	burst_dask worker 'tcp://10.0.0.5:8786' \
 		--nthreads "$BURST_NTHREADS" --memory-limit "$BURST_MEMORY" \
-		--death-timeout 60 --name 'demo-w-1'
+		--death-timeout 60 --name "$(hostname)"
 }
 
 BURST_REMOVING=

@@ -66,26 +66,56 @@ burst_stop_workload() {
 	docker stop -t 20 burst-workload >/dev/null 2>&1 || kill -TERM "$BURST_WORKLOAD_PID" 2>/dev/null
 }
 
-# Target gcp: a guest shutdown only stops a GCE VM (its disk still bills), so
-# the machine deletes itself through the Compute API with its service
-# account's token. If that fails it shuts down, and `burst gc` deletes the
-# stopped VM. maxRunDuration with DELETE backs up the deadline.
+# Target gcp. One regionInstances.bulkInsert gives every machine the same
+# startup script, so what differs per machine comes from the metadata
+# server at boot. A guest shutdown only stops a GCE VM (its disk still
+# bills), so the machine deletes itself through the Compute API with its
+# service account's token; if that fails it shuts down, and `burst down`
+# or `burst gc` delete the stopped (TERMINATED) VM. maxRunDuration with
+# DELETE backs up the deadline from the cloud's side.
 BURST_COMPUTE_API='https://compute.googleapis.com'
 burst_metadata() {
 	curl -fsS -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
 }
+BURST_INSTANCE=$(burst_metadata instance/name 2>/dev/null || hostname)
+log "target $BURST_TARGET, instance $BURST_INSTANCE"
+
+# GPU machines boot an image with NVIDIA's driver; install the driver if the
+# image lacks it, and the container toolkit so `docker run --gpus` works.
+burst_gpu_setup() {
+	grep -qs 0x10de /sys/bus/pci/devices/*/vendor || return 0
+	export DEBIAN_FRONTEND=noninteractive
+	if ! nvidia-smi >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+		log "installing the NVIDIA driver"
+		apt-get update -qq && apt-get install -y -qq ubuntu-drivers-common && ubuntu-drivers install --gpgpu
+		modprobe nvidia 2>/dev/null || log "the NVIDIA driver needs a reboot"
+	fi
+	if ! command -v nvidia-ctk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+		log "installing the NVIDIA container toolkit"
+		curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey |
+			gpg --dearmor --yes -o /usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
+		curl -fsSL https://nvidia.github.io/libnvidia-container/stable/deb/nvidia-container-toolkit.list |
+			sed 's#deb https://#deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] https://#' \
+				>/etc/apt/sources.list.d/nvidia-container-toolkit.list
+		apt-get update -qq && apt-get install -y -qq nvidia-container-toolkit docker.io
+	fi
+	if command -v nvidia-ctk >/dev/null 2>&1; then
+		nvidia-ctk runtime configure --runtime=docker >/dev/null && systemctl restart docker
+	fi
+}
+burst_gpu_setup
+
 burst_self_remove() {
 	token=$(burst_metadata 'instance/service-accounts/default/token' | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')
 	project=$(burst_metadata 'project/project-id')
 	zone=$(burst_metadata 'instance/zone')
 	zone=${zone##*/}
-	name=$(burst_metadata 'instance/name')
 	if [ -n "$token" ] && curl -fsS -X DELETE -H "Authorization: Bearer $token" \
-		"$BURST_COMPUTE_API/compute/v1/projects/$project/zones/$zone/instances/$name" >/dev/null; then
+		"$BURST_COMPUTE_API/compute/v1/projects/$project/zones/$zone/instances/$BURST_INSTANCE" >/dev/null; then
 		log "delete requested"
 		return 0
 	fi
-	log "self-delete failed; shutting down (burst gc removes stopped machines)"
+	log "self-delete failed; shutting down (burst down and burst gc delete stopped machines)"
 	shutdown -h now "burst: $1" || poweroff -f
 }
 

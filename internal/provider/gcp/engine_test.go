@@ -29,8 +29,8 @@ func engineFor(t testing.TB, e *simEnv) (*provision.Engine, *catalog.Catalog) {
 		PollInterval: time.Second,
 		Unavailable:  &plan.Unavailable{},
 	}
-	eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) {
-		return plan.Make(c, cat, plan.Options{Unavailable: eng.Unavailable, Now: e.clock.Now()})
+	eng.Replan = func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
+		return plan.Make(c, cat, plan.Options{Unavailable: eng.Unavailable, Now: e.clock.Now(), Site: site})
 	}
 	return eng, cat
 }
