@@ -209,14 +209,26 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	if err := dir.SaveSpec(c); err != nil {
 		return err
 	}
-	res, err := eng.Up(ctx, c, pl, wait)
+	opCtx := ctx
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		opCtx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
+	res, err := eng.Up(opCtx, c, pl, wait)
 	rep.Close()
 	if serr := dir.SaveUnavailable(unavailable, f.Now()); serr != nil && err == nil {
 		err = serr
 	}
-	if errors.Is(err, context.Canceled) {
-		reportInterrupted(f, c.Name, c.Providers)
-		return &silentError{err: err}
+	// Whatever error the provider wrapped it in, a dead context says why
+	// the operation stopped.
+	switch {
+	case err != nil && ctx.Err() != nil:
+		reportInterrupted(f, c.Name, c.Providers, "interrupted")
+		return &silentError{err: context.Canceled}
+	case err != nil && opCtx.Err() != nil:
+		reportInterrupted(f, c.Name, c.Providers, fmt.Sprintf("gave up after --timeout %s", req.Timeout))
+		return &silentError{err: &timeoutError{err}}
 	}
 	if res != nil {
 		res.PricePerHour = priceOf(res.Machines, cat)
@@ -230,13 +242,13 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 // reportInterrupted says, on one line, what exists after Ctrl-C: the
 // machines already launched stay (they are tagged and carry their own
 // deadline), and the user chooses to finish or remove them.
-func reportInterrupted(f *Factory, name string, providers []string) {
+func reportInterrupted(f *Factory, name string, providers []string, what string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	eng := &provision.Engine{Provider: f.Provider, Now: f.Now}
 	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "burst: interrupted; could not list cluster %s: %v\n", name, err)
+		fmt.Fprintf(f.IO.ErrOut, "burst: %s; could not list cluster %s: %v\n", what, name, err)
 		return
 	}
 	live := 0
@@ -245,7 +257,7 @@ func reportInterrupted(f *Factory, name string, providers []string) {
 			live++
 		}
 	}
-	fmt.Fprintf(f.IO.ErrOut, "burst: interrupted; cluster %s has %d live machines. Run `burst up %s` to finish or `burst down %s` to remove them.\n", name, live, name, name)
+	fmt.Fprintf(f.IO.ErrOut, "burst: %s; cluster %s has %d live machines. Run `burst up %s` to finish or `burst down %s` to remove them.\n", what, name, live, name, name)
 }
 
 func describeDiff(c *spec.Cluster, pl *plan.Plan, d provision.Diff) string {
@@ -293,3 +305,9 @@ func priceOf(ms []provider.Machine, cat interface {
 func writeJSONLine(w io.Writer, v any) error {
 	return writeJSON(w, v, false)
 }
+
+// timeoutError is an operation that ran out of --timeout: exit code 1, not
+// 130 (nobody interrupted it).
+type timeoutError struct{ err error }
+
+func (e *timeoutError) Error() string { return "timed out: " + e.err.Error() }

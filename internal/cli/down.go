@@ -44,7 +44,7 @@ On a terminal, down asks first; without one it needs --yes.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask; required without a terminal")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up waiting for machines to end after this long")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up after this long (exit 1; run down again to finish)")
 	return cmd
 }
 
@@ -102,8 +102,17 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 	}
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, nil, opts.Timeout)
-	res, err := eng.Down(ctx, name, providers)
+	opCtx := ctx
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		opCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	res, err := eng.Down(opCtx, name, providers)
 	rep.Close()
+	if err != nil && opCtx.Err() != nil && ctx.Err() == nil {
+		return &timeoutError{fmt.Errorf("down gave up after --timeout %s; run burst down %s again", opts.Timeout, name)}
+	}
 	if err != nil {
 		return err
 	}

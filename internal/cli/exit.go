@@ -58,7 +58,10 @@ func ExitCode(err error) int {
 		nce *provision.NoCapacityError
 		pa  *provision.PartialError
 	)
+	var te *timeoutError
 	switch {
+	case errors.As(err, &te):
+		return ExitError
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &pe), spec.IsError(err):

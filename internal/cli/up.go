@@ -59,7 +59,7 @@ MiB, GiB or TiB (a bare number is GiB); durations take s, m, h and d.`,
 func addConvergeFlags(cmd *cobra.Command, yes *bool, wait *string, timeout *time.Duration) {
 	cmd.Flags().BoolVarP(yes, "yes", "y", false, "do not ask before creating machines")
 	cmd.Flags().StringVar(wait, "wait", "scheduler", "wait until: scheduler (answers), machines (running) or none")
-	cmd.Flags().DurationVar(timeout, "timeout", 10*time.Minute, "give up waiting after this long")
+	cmd.Flags().DurationVar(timeout, "timeout", 10*time.Minute, "give up after this long, saying what exists (exit 1)")
 }
 
 func upRun(ctx context.Context, opts *UpOptions) error {
