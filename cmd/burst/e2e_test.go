@@ -7,13 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/burstdev/burst/internal/provider/local"
+	"github.com/burstdev/burst/internal/testenv"
 )
 
 // The end-to-end tests run the built binary on the local provider with a
@@ -21,76 +19,21 @@ import (
 // BURST_TEST_DISALLOW_SKIP=1, so there they fail instead of skipping when
 // Dask is missing.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func burstBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "burst-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "burst")
-		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err, string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building burst: %v", buildErr)
-	}
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
-
-func needDask(t *testing.T) string {
-	t.Helper()
-	py, version, err := local.FindPython(context.Background(), "")
-	if err != nil {
-		if os.Getenv("BURST_TEST_DISALLOW_SKIP") != "" {
-			t.Fatalf("Dask is required here: %v", err)
-		}
-		t.Skipf("no Dask: %v", err)
-	}
-	t.Logf("using %s (distributed %s)", py, version)
-	return py
-}
-
-// sandbox is an isolated HOME for one test.
+// sandbox adapts testenv.Sandbox to these tests.
 type sandbox struct {
-	t     *testing.T
-	bin   string
-	home  string
-	state string
-	env   []string
+	*testenv.Sandbox
+	t *testing.T
 }
+
+func needDask(t *testing.T) string { return testenv.NeedDask(t) }
 
 func newSandbox(t *testing.T) *sandbox {
-	home := t.TempDir()
-	s := &sandbox{t: t, bin: burstBinary(t), home: home, state: filepath.Join(home, "state")}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BURST_") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "HOME=") {
-			s.env = append(s.env, kv)
-		}
-	}
-	s.env = append(s.env, "HOME="+home, "XDG_STATE_HOME="+s.state, "XDG_CACHE_HOME="+filepath.Join(home, "cache"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	s := &sandbox{Sandbox: testenv.NewSandbox(t), t: t}
 	t.Cleanup(func() {
 		// Whatever a test leaves, take it down, then check nothing lives.
 		s.burst("down", "--yes", "e2e")
 		s.burst("down", "--yes", "life")
-		if procs := s.processes(); len(procs) > 0 {
+		if procs := s.Processes(); len(procs) > 0 {
 			t.Errorf("processes left running: %v", procs)
 		}
 	})
@@ -99,56 +42,12 @@ func newSandbox(t *testing.T) *sandbox {
 
 func (s *sandbox) burst(args ...string) (stdout, stderr string, code int) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = s.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code = 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("burst %v: %v", args, err)
-	}
-	return out.String(), errOut.String(), code
+	r := s.Run(args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
-// processes lists live processes whose command line or environment mentions
-// the sandbox (every local machine runs a script under its state dir).
-func (s *sandbox) processes() []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		if !e.IsDir() || e.Name()[0] < '0' || e.Name()[0] > '9' {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if bytes.Contains(stat, []byte(") Z ")) {
-			continue // a zombie waiting for its parent is not running
-		}
-		if bytes.Contains(cmdline, []byte(s.state)) {
-			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
-	}
-	return out
-}
-
-func (s *sandbox) machineDirs(cluster string) []string {
-	entries, _ := os.ReadDir(filepath.Join(s.state, "burst", "local", cluster))
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
+func (s *sandbox) processes() []string                 { return s.Processes() }
+func (s *sandbox) machineDirs(cluster string) []string { return s.LocalMachineDirs(cluster) }
 
 type statusJSON struct {
 	Cluster          string `json:"cluster"`
@@ -247,7 +146,7 @@ func TestLocalDaskEndToEnd(t *testing.T) {
 	if dirs := s.machineDirs("e2e"); len(dirs) > 0 {
 		t.Fatalf("machine state after down: %v", dirs)
 	}
-	if _, err := os.Stat(filepath.Join(s.state, "burst", "clusters", "e2e.json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.State, "burst", "clusters", "e2e.json")); !os.IsNotExist(err) {
 		t.Fatalf("cluster cache after down: %v", err)
 	}
 	if st := s.status("e2e"); len(st.Machines) != 0 {
@@ -326,11 +225,11 @@ time.sleep(120)
 // naming what to install and starts nothing.
 func TestMissingDaskFailsCleanly(t *testing.T) {
 	s := newSandbox(t)
-	fakePy := filepath.Join(s.home, "python-without-dask")
+	fakePy := filepath.Join(s.Home, "python-without-dask")
 	if err := os.WriteFile(fakePy, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.env = append(s.env, "BURST_LOCAL_PYTHON="+fakePy)
+	s.Env = append(s.Env, "BURST_LOCAL_PYTHON="+fakePy)
 	_, errOut, code := s.burst("up", "e2e", "-n", "2", "--yes")
 	if code != 1 || !strings.Contains(errOut, "python3-distributed") || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
@@ -345,8 +244,8 @@ func TestMissingDaskFailsCleanly(t *testing.T) {
 func TestInterruptedUp(t *testing.T) {
 	needDask(t)
 	s := newSandbox(t)
-	cmd := exec.Command(s.bin, "up", "e2e", "-n", "4", "--yes")
-	cmd.Env = s.env
+	cmd := exec.Command(s.Bin, "up", "e2e", "-n", "4", "--yes")
+	cmd.Env = s.Env
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {

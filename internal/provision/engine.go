@@ -259,9 +259,37 @@ func TagValue(s string) string {
 	return out
 }
 
+// upRounds bounds how often Up reconciles again when machines ended while
+// it waited for them (a spot reclaim, a machine that never started).
+const upRounds = 3
+
 // Up reconciles the cluster to the plan: one head, c.Workers.Count workers.
+// When it waits and machines end while it does, it reconciles again, so it
+// returns with the asked count or an error saying what is missing.
 func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait WaitMode) (*Result, error) {
 	e.defaults()
+	launched, terminated := 0, 0
+	for round := 1; ; round++ {
+		res, err := e.upOnce(ctx, c, pl, wait)
+		launched += res.Launched
+		terminated += res.Terminated
+		res.Launched, res.Terminated = launched, terminated
+		if err != nil || wait == WaitNone || (res.Head != nil && res.Workers() == c.Workers.Count) {
+			return res, err
+		}
+		missing := c.Workers.Count - res.Workers()
+		if res.Head == nil {
+			missing++
+		}
+		if round == upRounds {
+			return res, fmt.Errorf("%s ended while starting, %d rounds in a row; run burst up again or see burst status", plural(missing, "machine"), upRounds)
+		}
+		e.emit(progress.Event{Type: progress.TypeWarning, Cluster: c.Name, Count: missing,
+			Message: fmt.Sprintf("%s ended while starting; launching replacements", plural(missing, "machine"))})
+	}
+}
+
+func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait WaitMode) (*Result, error) {
 	providers := pl.Providers()
 	res := &Result{Cluster: c.Name, Providers: providers}
 	obs, err := e.observe(ctx, c.Name, providers)

@@ -446,3 +446,24 @@ func TestEndedMachinesFromAReusedTokenAreReplaced(t *testing.T) {
 		t.Fatalf("workers %d after re-up, want 3", res.Workers())
 	}
 }
+
+// Machines that end while up waits for them (here: the fake reclaims a
+// pending worker) are replaced in another round.
+func TestMachinesEndingDuringWaitAreReplaced(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(2))
+	reclaimed := false
+	h.eng.Sleep = func(ctx context.Context, d time.Duration) error {
+		h.now = h.now.Add(d)
+		if !reclaimed {
+			if ws := h.fake.Live("test", spec.RoleWorker); len(ws) == 3 {
+				h.fake.Interrupt(ws[1].ID)
+				reclaimed = true
+			}
+		}
+		return nil
+	}
+	res := mustUp(t, h, cluster(3))
+	if !reclaimed || res.Workers() != 3 || res.Launched != 5 {
+		t.Fatalf("reclaimed %v, workers %d, launched %d; want 3 workers after one replacement (1 head + 3 + 1)", reclaimed, res.Workers(), res.Launched)
+	}
+}

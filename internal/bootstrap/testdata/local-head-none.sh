@@ -24,6 +24,9 @@ mkdir -p "$BURST_DIR"
 # workload runs on the host's Python; removal ends the group and deletes the
 # machine's directory, which is how the local provider's Machines forgets it.
 BURST_PYTHON='/usr/bin/python3'
+# Record this machine's process group at once, so the provider can find
+# (and end) it even if burst died before writing it down.
+echo "$$" >"$BURST_DIR/pgid"
 burst_prepare() { :; }
 burst_dask() { exec "$BURST_PYTHON" -m dask "$@"; }
 burst_stop_workload() {

@@ -69,6 +69,7 @@ var (
 	_ provider.Provider    = (*Provider)(nil)
 	_ provider.Preflighter = (*Provider)(nil)
 	_ provider.Limiter     = (*Provider)(nil)
+	_ provider.Preparer    = (*Provider)(nil)
 )
 
 // New returns a local provider. It inspects the host (CPUs, memory, GPUs)
@@ -130,3 +131,6 @@ func (p *Provider) SetMaxMachines(n int) {
 	defer p.mu.Unlock()
 	p.opts.MaxMachines = n
 }
+
+// Dir is where the provider keeps machine directories.
+func (p *Provider) Dir() string { return p.opts.Dir }

@@ -11,10 +11,12 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/pkg/spec"
 )
 
 // Machines implements provider.Provider. A machine whose process group is
@@ -70,15 +72,18 @@ func (p *Provider) clusterMachines(cluster string) ([]provider.Machine, error) {
 		}
 		m, ok := readMeta(filepath.Join(dir, e.Name()))
 		if !ok {
-			continue // being created or removed right now
+			// Being created or removed right now, or left half-made by a
+			// burst that died: once past the start grace it is reported
+			// terminated, so down and gc remove it.
+			info, err := e.Info()
+			if err != nil || p.opts.Now().Sub(info.ModTime()) < startGrace {
+				continue
+			}
+			m = meta{ID: e.Name(), Cluster: cluster, Role: roleOfID(e.Name()), InstanceType: TypeName, LaunchedAt: info.ModTime()}
+			out = append(out, m.machine(provider.Terminated))
+			continue
 		}
-		state := provider.Terminated
-		if m.PGID == 0 {
-			state = provider.Pending
-		} else if p.alive(filepath.Join(dir, e.Name()), m.PGID) {
-			state = provider.Running
-		}
-		out = append(out, m.machine(state))
+		out = append(out, m.machine(p.state(filepath.Join(dir, e.Name()), &m)))
 	}
 	return out, nil
 }
@@ -108,14 +113,40 @@ func (p *Provider) alive(dir string, pgid int) bool {
 	return bytes.Contains(cmdline, []byte(filepath.Join(dir, "bootstrap.sh")))
 }
 
+// startGrace is how long a machine may go without a known process group
+// before it counts as never started (burst died between creating its
+// directory and starting it).
+const startGrace = 10 * time.Second
+
+// roleOfID reads the role letter machineID puts in an ID.
+func roleOfID(id string) spec.Role {
+	if strings.Contains(id, "-h-") {
+		return spec.RoleHead
+	}
+	return spec.RoleWorker
+}
+
+// state works out a machine's state, filling in m.PGID from the pgid file
+// the machine's script writes when burst died before recording it.
+func (p *Provider) state(dir string, m *meta) provider.State {
+	if m.PGID == 0 {
+		if b, err := os.ReadFile(filepath.Join(dir, "pgid")); err == nil {
+			m.PGID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	switch {
+	case m.PGID == 0 && p.opts.Now().Sub(m.LaunchedAt) < startGrace:
+		return provider.Pending
+	case m.PGID != 0 && p.alive(dir, m.PGID):
+		return provider.Running
+	}
+	return provider.Terminated
+}
+
 func (p *Provider) machineByID(cluster, id string) provider.Machine {
 	dir := filepath.Join(p.clusterDir(cluster), id)
 	if m, ok := readMeta(dir); ok {
-		state := provider.Terminated
-		if p.alive(dir, m.PGID) {
-			state = provider.Running
-		}
-		return m.machine(state)
+		return m.machine(p.state(dir, &m))
 	}
 	return provider.Machine{ID: id, Cluster: cluster, State: provider.Terminated, Provider: Name, Region: Region, Zone: Zone, InstanceType: TypeName}
 }
@@ -157,7 +188,7 @@ func (p *Provider) Terminate(ctx context.Context, ms []provider.Machine) error {
 			_ = os.RemoveAll(dir)
 			continue
 		}
-		if p.alive(dir, md.PGID) {
+		if p.state(dir, &md) != provider.Terminated && md.PGID != 0 {
 			signalGroup(md.PGID, syscall.SIGTERM)
 			targets = append(targets, target{dir, md.PGID})
 		} else {
@@ -183,4 +214,38 @@ func (p *Provider) Terminate(ctx context.Context, ms []provider.Machine) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// Prepare implements provider.Preparer: a local cluster needs nothing
+// besides its machines.
+func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error { return nil }
+
+// Cleanup implements provider.Preparer: once down has ended a cluster's
+// machines, it removes whatever else is left in the cluster's directory
+// (records of machines that never started, a directory a killed burst
+// half-made), whatever its age, and the directory itself. Live machines
+// are left alone.
+func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	if filepath.Base(cluster) != cluster || cluster == "" || cluster[0] == '.' {
+		return nil
+	}
+	dir := p.clusterDir(cluster)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if m, ok := readMeta(sub); ok && p.state(sub, &m).Live() {
+			continue
+		}
+		if err := os.RemoveAll(sub); err != nil {
+			return err
+		}
+	}
+	_ = os.Remove(dir)
+	return nil
 }
