@@ -347,7 +347,7 @@ func (s *Server) getProducts(req map[string]any) (any, *jsonError) {
 			}
 			sku := strings.ToUpper(strings.NewReplacer(".", "", "-", "").Replace(t.Name + o.Region))
 			doc := map[string]any{
-				"product": map[string]any{"productFamily": "Compute Instance", "attributes": attrs, "sku": sku},
+				"product":     map[string]any{"productFamily": "Compute Instance", "attributes": attrs, "sku": sku},
 				"serviceCode": "AmazonEC2", "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z",
 				"terms": map[string]any{"OnDemand": map[string]any{sku + ".JRTCKXETXF": map[string]any{
 					"sku": sku, "offerTermCode": "JRTCKXETXF", "effectiveDate": "2026-11-01T00:00:00Z",

@@ -396,7 +396,7 @@ func (s *Server) runInstances(r *request) (any, *apiError) {
 	attrs := map[string]string{
 		"ImageId": img, "KeyName": p.str("KeyName"), "SecurityGroupIds": strings.Join(sgs, ","),
 		"InstanceInitiatedShutdownBehavior": orDefault(p.str("InstanceInitiatedShutdownBehavior"), "stop"),
-		"HttpTokens": orDefault(p.str("MetadataOptions.HttpTokens"), "optional"), "SubnetId": orDefault(subnet, DefaultSubnet(r.region, zone)),
+		"HttpTokens":                        orDefault(p.str("MetadataOptions.HttpTokens"), "optional"), "SubnetId": orDefault(subnet, DefaultSubnet(r.region, zone)),
 		"VpcId": DefaultVPC(r.region), "ClientToken": token, "RootDeviceName": "/dev/sda1", "RootVolumeType": "gp2", "RootVolumeSize": "8",
 		"RootDeleteOnTermination": "true", "RootVolumeEncrypted": "false",
 	}
@@ -773,4 +773,3 @@ func (s *Server) GuestShutdown(id string) (string, bool) {
 	in, _ = s.Model.Instance(id)
 	return in.State, true
 }
-

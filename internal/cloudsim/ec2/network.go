@@ -806,5 +806,3 @@ func (s *Server) describeAccountAttributes(r *request) (any, *apiError) {
 	}
 	return out{[]item{{"supported-platforms", []val{{"VPC"}}}, {"default-vpc", []val{{dv}}}, {"max-instances", []val{{"20"}}}}}, nil
 }
-
-

@@ -165,7 +165,7 @@ func SetVCPUQuota(m *cloudsim.Model, region, code string, limit float64) {
 // Image is an AMI the simulator knows.
 type Image struct {
 	ID, Region, Name, Owner, OwnerAlias, Arch, RootDevice string
-	Created                                              time.Time
+	Created                                               time.Time
 }
 
 // Image owners.
