@@ -47,9 +47,9 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 // the SDK's retryer, or a later Launch with the same token) returns the
 // first call's instances and creates none.
 //
-// Per-pool errors in the fleet's answer become Failures; a pool that ran
-// dry is kept out of this provider's next fleets for the unavailable TTL.
-// The shortfall of one region goes to the next region's offerings.
+// Per-pool errors in the fleet's answer become Failures (a zone's
+// stock-out names the zone, so the engine rules out only that zone). The
+// shortfall of one region goes to the next region's offerings.
 func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*provider.LaunchResult, error) {
 	res := &provider.LaunchResult{}
 	switch {
@@ -146,34 +146,25 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 		return nil, nil, err
 	}
 
-	// Overrides: each offering in plan order, in each zone not known dry.
-	type poolRef struct {
-		off  plan.Offering
-		zone string
-	}
+	// Overrides: each offering in plan order, in each of its zones. A pool
+	// that is dry costs nothing but an entry in the answer's error set, so
+	// the engine's unavailable cache is the only memory of stock-outs.
 	var overrides []types.FleetLaunchTemplateOverridesRequest
-	var refs []poolRef
 	var fails []provider.OfferingError
 	seen := map[[2]string]bool{}
+	tried := map[string]int{} // type -> zones in the overrides
 	for i, o := range offs {
 		zones := nw.vpc.zones()
 		if o.Zone != "" {
 			zones = []string{o.Zone}
 		}
-		usable := 0
 		for _, z := range zones {
 			subnet, ok := nw.vpc.subnets[z]
-			if !ok || seen[[2]string{o.InstanceType, subnet}] {
-				continue
-			}
-			if p.poolFailed(poolKey{region, z, o.InstanceType, string(capacity)}) {
-				continue
-			}
-			usable++
-			if len(overrides) == MaxOverrides {
+			if !ok || seen[[2]string{o.InstanceType, subnet}] || len(overrides) == MaxOverrides {
 				continue
 			}
 			seen[[2]string{o.InstanceType, subnet}] = true
+			tried[o.InstanceType]++
 			ov := types.FleetLaunchTemplateOverridesRequest{
 				InstanceType: types.InstanceType(o.InstanceType), SubnetId: sdkaws.String(subnet), Priority: sdkaws.Float64(float64(i)),
 			}
@@ -181,15 +172,11 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 				ov.ImageId = sdkaws.String(im.id)
 			}
 			overrides = append(overrides, ov)
-			refs = append(refs, poolRef{o, z})
-		}
-		if usable == 0 {
-			fails = append(fails, provider.OfferingError{Offering: o, Err: &provider.Error{Kind: provider.ErrNoCapacity, Scope: provider.ScopeOffering,
-				Op: "CreateFleet", Code: "InsufficientInstanceCapacity", Msg: fmt.Sprintf("every zone of %s ran out of %s %s in the last %s", region, capacity, o.InstanceType, plan.DefaultUnavailableTTL)}})
 		}
 	}
 	if len(overrides) == 0 {
-		return nil, fails, nil
+		return nil, nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "CreateFleet",
+			Msg: fmt.Sprintf("no subnet of %s is in the offerings' zones", region)}
 	}
 	if err := p.regionLimiters(region).wait(ctx, FamilyLaunchInstances, want); err != nil {
 		return nil, fails, err
@@ -242,6 +229,7 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 		}
 	}
 	reported := map[string]bool{}
+	dryZones := map[string]map[string]bool{} // type -> zones that answered no capacity
 	for _, fe := range out.Errors {
 		zone, typ := p.fleetPool(nw, fe.LaunchTemplateAndOverrides)
 		code, msg := sdkaws.ToString(fe.ErrorCode), sdkaws.ToString(fe.ErrorMessage)
@@ -255,7 +243,10 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 			switch provider.KindOf(err) {
 			case provider.ErrNoCapacity:
 				if typ != "" && zone != "" {
-					p.markFailed(poolKey{region, zone, typ, string(capacity)})
+					if dryZones[typ] == nil {
+						dryZones[typ] = map[string]bool{}
+					}
+					dryZones[typ][zone] = true
 					if o.Zone == "" {
 						o.Zone = zone // a zone's stock-out, not the region's
 					}
@@ -272,17 +263,14 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 		reported[key] = true
 		fails = append(fails, provider.OfferingError{Offering: o, Err: err})
 	}
-	// A region-level offering whose every zone is now dry is out for the
-	// TTL as a whole; say so, so the engine's cache blocks it too.
+	// A region-level offering that got nothing and whose every zone said
+	// no capacity is dry in the whole region; say so, so the engine's cache
+	// blocks it too.
 	for _, o := range offs {
-		if o.Zone != "" || gotType[o.InstanceType] > 0 {
+		if o.Zone != "" || gotType[o.InstanceType] > 0 || tried[o.InstanceType] == 0 || len(dryZones[o.InstanceType]) < tried[o.InstanceType] {
 			continue
 		}
-		dry := true
-		for _, z := range nw.vpc.zones() {
-			dry = dry && p.poolFailed(poolKey{region, z, o.InstanceType, string(capacity)})
-		}
-		if dry && !reported[o.String()+"/region"] {
+		if !reported[o.String()+"/region"] {
 			reported[o.String()+"/region"] = true
 			fails = append(fails, provider.OfferingError{Offering: o, Err: &provider.Error{Kind: provider.ErrNoCapacity, Scope: provider.ScopeOffering,
 				Op: "CreateFleet", Code: "InsufficientInstanceCapacity", Msg: fmt.Sprintf("no zone of %s has %s %s capacity", region, capacity, o.InstanceType)}})

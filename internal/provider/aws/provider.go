@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
-	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 )
 
@@ -87,10 +86,6 @@ type Provider struct {
 	quotas   map[string]*servicequotas.Client
 	pricing  *pricing.Client
 	limiters map[string]*limiters
-	// failed remembers capacity pools that ran dry, per zone, for the
-	// unavailable TTL: the engine's cache keys region-level offerings, and
-	// this keeps one stocked-out zone out of the next fleet's overrides.
-	failed map[poolKey]time.Time
 	// Caches of what Prepare and Launch found or made.
 	vpcs      map[string]*vpcInfo
 	nets      map[netKey]*network
@@ -138,7 +133,7 @@ func New(opts Options) *Provider {
 	}
 	return &Provider{
 		opts: opts, ec2: map[string]*ec2.Client{}, quotas: map[string]*servicequotas.Client{}, limiters: map[string]*limiters{},
-		failed: map[poolKey]time.Time{}, vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, netLocks: map[netKey]*sync.Mutex{},
+		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, netLocks: map[netKey]*sync.Mutex{},
 		images: map[imageKey]imageInfo{}, templates: map[string]string{},
 	}
 }
@@ -182,27 +177,3 @@ func (p *Provider) regions(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// poolKey is one capacity pool.
-type poolKey struct {
-	Region, Zone, Type string
-	Capacity           string
-}
-
-// markFailed remembers a pool that ran dry.
-func (p *Provider) markFailed(k poolKey) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.failed[k] = p.opts.Now().Add(plan.DefaultUnavailableTTL)
-}
-
-// poolFailed reports whether a pool ran dry within the TTL.
-func (p *Provider) poolFailed(k poolKey) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	until, ok := p.failed[k]
-	if ok && !p.opts.Now().Before(until) {
-		delete(p.failed, k)
-		return false
-	}
-	return ok
-}
