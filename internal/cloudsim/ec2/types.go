@@ -215,3 +215,16 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Images returns the images of a region.
+func (s *Server) Images(region string) []Image {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Image
+	for _, im := range s.images {
+		if im.Region == region {
+			out = append(out, im)
+		}
+	}
+	return out
+}

@@ -116,6 +116,8 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	e := &env{t: t, opts: aws.Options{
 		AllowedCIDRs: []string{"203.0.113.7/32"}, DataDir: t.TempDir(), RetryMaxBackoff: time.Millisecond,
 		CleanupPoll: 10 * time.Millisecond, CleanupTimeout: 5 * time.Second,
+		// No client-side pacing: tests that need it set buckets.
+		Throttles: map[string]aws.Bucket{},
 		// The SDK warns when a test server closes kept-alive connections.
 		ConfigOptions: []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})},
 	}}

@@ -176,4 +176,3 @@ func (p *Provider) regions(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
-
