@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -383,6 +384,7 @@ func writeXML(w http.ResponseWriter, action string, resp any) {
 		fmt.Fprintf(&buf, "</%sResponse>", action)
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(200)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -105,7 +105,7 @@ func awsEnv(t *testing.T, url string) {
 		"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_EC2": "", "AWS_CONFIG_FILE": filepath.Join(dir, "config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "AWS_WEB_IDENTITY_TOKEN_FILE": "",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CA_BUNDLE": "",
 	} {
 		t.Setenv(k, v)
 	}

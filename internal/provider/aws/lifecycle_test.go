@@ -81,7 +81,7 @@ func TestTerminateBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, notFound := e.count("TerminateInstances", "InvalidInstanceID.NotFound")
-	if all != 5 || notFound != 1 {
+	if all != 4 || notFound != 1 {
 		t.Errorf("TerminateInstances calls = %d (%d not found), want 3 batches + 1 retry of the batch with the unknown ID", all, notFound)
 	}
 	if n := len(live(e.model, "tb")); n != 0 {
