@@ -5,12 +5,14 @@ package all
 
 import (
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/aws"
 	"github.com/burstdev/burst/internal/provider/local"
 )
 
 // Registry returns the registry of shipped providers.
 func Registry() *provider.Registry {
 	return provider.NewRegistry(
+		aws.Entry,
 		local.Entry,
 	)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/burstdev/burst/internal/bootstrap"
 	"github.com/burstdev/burst/internal/catalog"
@@ -282,5 +283,28 @@ func TestVcpuLimitExceededAtLaunch(t *testing.T) {
 	}
 	if provider.ScopeOf(res.Failures[0].Err) != provider.ScopeRegion {
 		t.Errorf("quota scope %v, want region", provider.ScopeOf(res.Failures[0].Err))
+	}
+}
+
+// TestClientSideLimiter: calls of a family wait for the family's bucket,
+// so burst slows itself before EC2 throttles it; the simulator, with the
+// same bucket, then never throttles.
+func TestClientSideLimiter(t *testing.T) {
+	e := newEnv(t, withOptions(func(o *aws.Options) {
+		o.Throttles = map[string]aws.Bucket{aws.FamilyDescribe: {Size: 2, Rate: 20}}
+	}))
+	e.model.SetBucket(simec2.BucketName("us-east-1", simec2.BucketDescribe), 2, 20)
+	start := time.Now()
+	for i := 0; i < 7; i++ {
+		if _, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "lim"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 2 at once, then 5 more at 18/s (90% of 20): at least 270 ms.
+	if d := time.Since(start); d < 270*time.Millisecond {
+		t.Errorf("7 describes took %v; the limiter did not pace them", d)
+	}
+	if _, throttled := e.count("DescribeInstances", "RequestLimitExceeded"); throttled != 0 {
+		t.Errorf("%d calls throttled by EC2 despite the client-side bucket", throttled)
 	}
 }
