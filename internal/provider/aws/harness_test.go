@@ -98,7 +98,7 @@ func withModel(f func(*cloudsim.Config)) envOption {
 
 // awsEnv points the SDK at url with dummy credentials and no shared files
 // or instance metadata, as a CI machine without AWS would be.
-func awsEnv(t *testing.T, url string) {
+func awsEnv(t testing.TB, url string) {
 	dir := t.TempDir()
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDBURSTTEST", "AWS_SECRET_ACCESS_KEY": "burst-test-secret", "AWS_SESSION_TOKEN": "",

@@ -345,6 +345,7 @@ func (p *Provider) launchTemplate(ctx context.Context, c *ec2.Client, req provid
 	}
 	name := fmt.Sprintf("burst-%s-%s-%s", req.Cluster, role, h[:12])
 	key := region + "/" + name
+	defer p.lock("lt/" + key)()
 	p.mu.Lock()
 	id, ok := p.templates[key]
 	p.mu.Unlock()

@@ -12,8 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -110,15 +108,7 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 // security group and key pair if they do not exist.
 func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, tags map[string]string) (*network, error) {
 	k := netKey{cluster, region}
-	p.mu.Lock()
-	l, ok := p.netLocks[k]
-	if !ok {
-		l = &sync.Mutex{}
-		p.netLocks[k] = l
-	}
-	p.mu.Unlock()
-	l.Lock()
-	defer l.Unlock()
+	defer p.lock("net/" + cluster + "/" + region)()
 	p.mu.Lock()
 	n, ok := p.nets[k]
 	p.mu.Unlock()
@@ -516,5 +506,3 @@ func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id st
 		}
 	}
 }
-
-var _ = time.Second

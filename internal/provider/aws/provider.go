@@ -89,7 +89,7 @@ type Provider struct {
 	// Caches of what Prepare and Launch found or made.
 	vpcs      map[string]*vpcInfo
 	nets      map[netKey]*network
-	netLocks  map[netKey]*sync.Mutex
+	locks     map[string]*sync.Mutex
 	images    map[imageKey]imageInfo
 	templates map[string]string
 	cidrs     []string
@@ -133,7 +133,7 @@ func New(opts Options) *Provider {
 	}
 	return &Provider{
 		opts: opts, ec2: map[string]*ec2.Client{}, quotas: map[string]*servicequotas.Client{}, limiters: map[string]*limiters{},
-		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, netLocks: map[netKey]*sync.Mutex{},
+		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, locks: map[string]*sync.Mutex{},
 		images: map[imageKey]imageInfo{}, templates: map[string]string{},
 	}
 }
@@ -175,4 +175,18 @@ func (p *Provider) regions(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// lock serialises work on one key (a cluster's network in a region, a
+// launch template), so concurrent launch chunks create it once.
+func (p *Provider) lock(key string) func() {
+	p.mu.Lock()
+	l, ok := p.locks[key]
+	if !ok {
+		l = &sync.Mutex{}
+		p.locks[key] = l
+	}
+	p.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
