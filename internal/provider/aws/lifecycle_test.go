@@ -20,6 +20,7 @@ import (
 	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 	"github.com/burstdev/burst/internal/provider/aws"
+	"github.com/burstdev/burst/internal/provision"
 	"github.com/burstdev/burst/pkg/spec"
 )
 
@@ -379,5 +380,48 @@ func TestGPUImage(t *testing.T) {
 	}
 	if name != "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20261105" {
 		t.Errorf("arm64 machine boots %q, want the newest Ubuntu 24.04 arm64", name)
+	}
+}
+
+// TestSpotInterruption: a spot machine EC2 reclaims shows as terminated,
+// and the next `up` replaces it.
+func TestSpotInterruption(t *testing.T) {
+	e := newEnv(t)
+	cat, err := e.p.Catalog(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cluster("si", 3, spec.Spot)
+	un := &plan.Unavailable{}
+	pl, err := plan.Make(c, cat, plan.Options{Unavailable: un, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engineFor(e, cat, un)
+	res, err := eng.Up(ctx(t), c, pl, provision.WaitMachines)
+	if err != nil || res.Workers() != 3 {
+		t.Fatalf("Up: %d workers, %v", res.Workers(), err)
+	}
+	var victim provider.Machine
+	for _, m := range res.Machines {
+		if m.Role == spec.RoleWorker {
+			victim = m
+		}
+	}
+	if victim.Capacity != catalog.Spot || !e.model.Interrupt(victim.ID) {
+		t.Fatalf("cannot interrupt %+v", victim)
+	}
+	ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "si"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID == victim.ID && m.State != provider.Terminated {
+			t.Errorf("interrupted machine is %s", m.State)
+		}
+	}
+	res, err = eng.Up(ctx(t), c, pl, provision.WaitMachines)
+	if err != nil || res.Launched != 1 || res.Workers() != 3 {
+		t.Fatalf("Up after an interruption: launched %d, %d workers, %v", res.Launched, res.Workers(), err)
 	}
 }
