@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -61,9 +59,6 @@ func (p *Provider) config(ctx context.Context) (sdkaws.Config, error) {
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return cfg, p.credentialsError(err)
-	}
-	if cfg.HTTPClient != nil {
-		cfg.HTTPClient = bodyGuard{cfg.HTTPClient}
 	}
 	p.cfg = &cfg
 	return cfg, nil
@@ -176,21 +171,3 @@ func (p *Provider) pricingClient(ctx context.Context) (*pricing.Client, error) {
 	return p.pricing, nil
 }
 
-// bodyGuard hands the transport each request body behind a plain
-// io.ReadCloser. Against a fast endpoint (a local EC2-compatible server
-// answering within microseconds) the SDK's own request-body wrapper and
-// net/http's transport race: the transport sometimes closes the connection
-// while the response body is still being read, and the call fails with
-// "use of closed network connection" after the server acted on it (the
-// SDK then retries it). With the plain wrapper the race was not seen in
-// thousands of calls; the wrapper changes nothing else.
-type bodyGuard struct{ c sdkaws.HTTPClient }
-
-func (g bodyGuard) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = plainBody{r.Body}
-	}
-	return g.c.Do(r)
-}
-
-type plainBody struct{ io.ReadCloser }

@@ -121,7 +121,12 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		// The SDK warns when a test server closes kept-alive connections.
 		ConfigOptions: []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})},
 	}}
-	var cfg cloudsim.Config
+	// A millisecond per call: with none, a response can reach the SDK
+	// before net/http's writer has finished with the request, and the
+	// transport then sometimes drops the connection mid-response (the SDK
+	// retries, which makes call counts flaky). Real endpoints are never
+	// that fast; docs/design/aws.md has the details.
+	cfg := cloudsim.Config{Latency: time.Millisecond}
 	for _, o := range options {
 		o(e, &cfg)
 	}

@@ -425,3 +425,33 @@ func TestSpotInterruption(t *testing.T) {
 		t.Fatalf("Up after an interruption: launched %d, %d workers, %v", res.Launched, res.Workers(), err)
 	}
 }
+
+// TestRegionsFromConfig: the run's region list (config key "region", which
+// --region sets) gives the SDK's region and the regions Machines lists; a
+// region the provider launched into is listed too.
+func TestRegionsFromConfig(t *testing.T) {
+	e := newEnv(t)
+	cfg := &config.Config{DataDir: t.TempDir(), Region: "[eu-west-1,us-west-2]"}
+	pp, err := aws.Entry.New(context.Background(), provider.Env{Config: cfg, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pp.Machines(ctx(t), provider.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	var regions []string
+	for _, r := range e.model.Requests() {
+		regions = append(regions, r.Region)
+	}
+	if strings.Join(regions, ",") != "eu-west-1,us-west-2" {
+		t.Errorf("Machines listed regions %v, want eu-west-1 then us-west-2", regions)
+	}
+	// Launching in us-west-2 from a provider configured for us-east-1 only.
+	if _, err := e.p.Launch(ctx(t), launchReq("rg", 1, "rg-w-1", offering("us-west-2", "m7i.large", "on-demand"))); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "rg"})
+	if err != nil || len(ms) != 1 || ms[0].Region != "us-west-2" {
+		t.Errorf("Machines after a launch in us-west-2 = %+v, %v", ms, err)
+	}
+}

@@ -108,6 +108,7 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 // security group and key pair if they do not exist.
 func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, tags map[string]string) (*network, error) {
 	k := netKey{cluster, region}
+	p.use(region)
 	defer p.lock("net/" + cluster + "/" + region)()
 	p.mu.Lock()
 	n, ok := p.nets[k]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,12 +26,22 @@ var Entry = provider.Entry{
 	Description: "Amazon EC2 (CreateFleet; credentials from the AWS SDK's default chain)",
 	New: func(ctx context.Context, env provider.Env) (provider.Provider, error) {
 		c := env.Config.AWS
+		// The run's --region (config key "region") may list several
+		// regions; the first is the SDK's unless aws.region is set, and
+		// all of them are listed by Machines.
 		region := c.Region
-		if region == "" {
-			region = env.Config.Region
+		regions := slices.Clone(c.Regions)
+		for _, r := range strings.Split(strings.Trim(env.Config.Region, "[] "), ",") {
+			if r = strings.TrimSpace(r); r == "" {
+				continue
+			}
+			if region == "" {
+				region = r
+			}
+			regions = append(regions, r)
 		}
 		return New(Options{
-			Profile: c.Profile, Region: region, Regions: c.Regions, AllowedCIDRs: c.AllowedCIDRs, CheckIPURL: c.CheckIPURL,
+			Profile: c.Profile, Region: region, Regions: regions, AllowedCIDRs: c.AllowedCIDRs, CheckIPURL: c.CheckIPURL,
 			AMI: c.AMI, Subnets: c.Subnets, MaxAttempts: c.MaxAttempts, DataDir: env.Config.DataDir, Now: env.Now,
 		}), nil
 	},
@@ -93,6 +104,10 @@ type Provider struct {
 	images    map[imageKey]imageInfo
 	templates map[string]string
 	cidrs     []string
+	// used are regions this process launched into or prepared; Machines
+	// lists them too, so a plan's region outside the configured ones is
+	// still observed.
+	used []string
 }
 
 var (
@@ -169,12 +184,24 @@ func (p *Provider) regions(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	out := []string{cfg.Region}
-	for _, r := range p.opts.Regions {
+	p.mu.Lock()
+	more := append(slices.Clone(p.opts.Regions), p.used...)
+	p.mu.Unlock()
+	for _, r := range more {
 		if r != "" && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// use records a region this process works in.
+func (p *Provider) use(region string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !slices.Contains(p.used, region) {
+		p.used = append(p.used, region)
+	}
 }
 
 // lock serialises work on one key (a cluster's network in a region, a
