@@ -170,4 +170,3 @@ func (p *Provider) pricingClient(ctx context.Context) (*pricing.Client, error) {
 	}
 	return p.pricing, nil
 }
-
