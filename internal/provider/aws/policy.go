@@ -60,9 +60,12 @@ func Policy() string {
 	sort.Strings(read)
 	sort.Strings(create)
 	sort.Strings(destroy)
-	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []statement{
+	doc := struct {
+		Version   string      `json:"Version"`
+		Statement []statement `json:"Statement"`
+	}{
+		Version: "2012-10-17",
+		Statement: []statement{
 			{Sid: "BurstRead", Effect: "Allow", Action: read, Resource: "*"},
 			{Sid: "BurstCreate", Effect: "Allow", Action: create, Resource: "*"},
 			{Sid: "BurstTagOnCreate", Effect: "Allow", Action: []string{"ec2:CreateTags"}, Resource: "*",
