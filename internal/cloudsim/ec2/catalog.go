@@ -257,8 +257,8 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target, regio
 	}
 	call := s.Model.Begin(service, action, region)
 	fail := func(e jsonError) {
-		writeJSONError(w, e)
 		call.End(e.status, e.typ)
+		writeJSONError(w, e)
 	}
 	if cred == nil || len(s.AccessKeys) > 0 && !contains(s.AccessKeys, cred[1]) {
 		fail(jsonError{status: 400, typ: "UnrecognizedClientException", msg: "The security token included in the request is invalid."})
@@ -303,9 +303,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target, regio
 		fail(*jerr)
 		return
 	}
+	call.End(200, "")
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(resp)
-	call.End(200, "")
 }
 
 // getProducts answers pricing GetProducts for AmazonEC2 with one Linux,

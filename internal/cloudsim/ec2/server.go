@@ -182,15 +182,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	action := form.Get("Action")
 	call := s.Model.Begin(ServiceEC2, action, region)
-	status, code := s.handle(w, r, call, action, region, m, parseParams(form))
+	status, code, write := s.handle(r, call, action, region, m, parseParams(form))
+	// Log before answering, so a client that got its answer finds the
+	// call in the log.
 	call.End(status, code)
+	write(w)
 }
 
-// handle answers one EC2 call and returns the status and error code logged.
-func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *cloudsim.Call, action, region string, cred []string, p *params) (int, string) {
-	fail := func(e *apiError) (int, string) {
-		writeError(w, e)
-		return e.status, e.code
+// handle runs one EC2 call and returns the status and error code to log
+// and the answer to write.
+func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region string, cred []string, p *params) (int, string, func(http.ResponseWriter)) {
+	fail := func(e *apiError) (int, string, func(http.ResponseWriter)) {
+		return e.status, e.code, func(w http.ResponseWriter) { writeError(w, e) }
 	}
 	if cred == nil {
 		return fail(&apiError{401, "AuthFailure", "AWS was not able to validate the provided access credentials"})
@@ -204,7 +207,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *cloudsim.C
 	if f := call.Fault; f != nil {
 		if f.Kind == cloudsim.KindTimeout {
 			<-r.Context().Done()
-			return 0, "Timeout"
+			return 0, "Timeout", func(http.ResponseWriter) {}
 		}
 		// A capacity or quota fault on CreateFleet is reported the way EC2
 		// reports it: inside the fleet's error set, not as a failed call.
@@ -238,8 +241,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *cloudsim.C
 	default:
 		return fail(&apiError{after, "InternalError", "An internal error has occurred."})
 	}
-	writeXML(w, action, resp)
-	return 200, ""
+	return 200, "", func(w http.ResponseWriter) { writeXML(w, action, resp) }
 }
 
 // request is one parsed EC2 call.
