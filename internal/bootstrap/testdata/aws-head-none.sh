@@ -66,9 +66,13 @@ burst_stop_workload() {
 	docker stop -t 20 burst-workload >/dev/null 2>&1 || kill -TERM "$BURST_WORKLOAD_PID" 2>/dev/null
 }
 
-# Target aws: the instance is launched with
+# Target aws. Every instance is launched with
 # InstanceInitiatedShutdownBehavior=terminate, so a guest shutdown terminates
-# it and billing stops.
+# it and its billing stops; its encrypted root volume goes with it. The
+# instance metadata service requires IMDSv2 (a session token per read, hop
+# limit 2 so the container could reach it too). GPU types boot NVIDIA's deep
+# learning base image, which has the driver and container toolkit. Dask
+# workers take the host name (ip-10-0-1-5...), distinct within the VPC.
 burst_self_remove() {
 	sync
 	shutdown -h now "burst: $1" || poweroff -f

@@ -2,6 +2,7 @@ package all
 
 import (
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/aws"
 	"github.com/burstdev/burst/internal/provider/gcp"
 	"github.com/burstdev/burst/internal/provider/local"
 )
@@ -9,6 +10,7 @@ import (
 // Registry returns the registry of shipped providers.
 func Registry() *provider.Registry {
 	return provider.NewRegistry(
+		aws.Entry,
 		local.Entry,
 		gcp.Entry,
 	)

@@ -1,0 +1,98 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// describePageSize is DescribeInstances' largest page.
+const describePageSize = 1000
+
+// Machines implements provider.Provider: DescribeInstances filtered by the
+// burst-cluster tag (or, with no cluster, by the tag's presence), paginated
+// 1000 at a time, in each region of the filter or, with none, each
+// configured region. Terminated instances EC2 still reports are included.
+func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
+	regions := f.Regions
+	if len(regions) == 0 {
+		rs, err := p.regions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		regions = rs
+	}
+	filter := types.Filter{Name: sdkaws.String("tag-key"), Values: []string{provider.TagCluster}}
+	if f.Cluster != "" {
+		filter = types.Filter{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{f.Cluster}}
+	}
+	var out []provider.Machine
+	for _, region := range regions {
+		c, err := p.ec2Client(ctx, region)
+		if err != nil {
+			return nil, err
+		}
+		pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: []types.Filter{filter}, MaxResults: sdkaws.Int32(describePageSize)})
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", region, classify("DescribeInstances", err))
+			}
+			for _, r := range page.Reservations {
+				for _, in := range r.Instances {
+					out = append(out, machine(region, in))
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// machine converts an EC2 instance.
+func machine(region string, in types.Instance) provider.Machine {
+	tags := map[string]string{}
+	for _, t := range in.Tags {
+		tags[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
+	}
+	m := provider.Machine{
+		ID: sdkaws.ToString(in.InstanceId), Cluster: tags[provider.TagCluster], Role: spec.Role(tags[provider.TagRole]),
+		Provider: Name, Region: region, InstanceType: string(in.InstanceType), Capacity: catalog.OnDemand,
+		PrivateIP: sdkaws.ToString(in.PrivateIpAddress), PublicIP: sdkaws.ToString(in.PublicIpAddress),
+		LaunchedAt: sdkaws.ToTime(in.LaunchTime), Tags: tags,
+	}
+	if in.Placement != nil {
+		m.Zone = sdkaws.ToString(in.Placement.AvailabilityZone)
+	}
+	if in.InstanceLifecycle == types.InstanceLifecycleTypeSpot {
+		m.Capacity = catalog.Spot
+	}
+	if in.State != nil {
+		m.State = state(in.State.Name)
+	}
+	return m
+}
+
+// state maps EC2's instance states: shutting-down is Stopping (not live,
+// not yet gone).
+func state(s types.InstanceStateName) provider.State {
+	switch s {
+	case types.InstanceStateNamePending:
+		return provider.Pending
+	case types.InstanceStateNameRunning:
+		return provider.Running
+	case types.InstanceStateNameShuttingDown, types.InstanceStateNameStopping:
+		return provider.Stopping
+	case types.InstanceStateNameStopped:
+		return provider.Stopped
+	}
+	return provider.Terminated
+}

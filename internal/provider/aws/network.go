@@ -1,0 +1,509 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/burstdev/burst/internal/provider"
+)
+
+// Dask ports opened to the allowed CIDRs besides SSH.
+const (
+	daskFromPort = 8786
+	daskToPort   = 8787
+)
+
+// vpcInfo is a region's network: a VPC and one subnet per zone.
+type vpcInfo struct {
+	vpcID   string
+	subnets map[string]string // zone -> subnet
+	zoneOf  map[string]string // subnet -> zone
+}
+
+func (v *vpcInfo) zones() []string {
+	out := make([]string, 0, len(v.subnets))
+	for z := range v.subnets {
+		out = append(out, z)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type netKey struct{ cluster, region string }
+
+// network is what a cluster's machines in a region launch into.
+type network struct {
+	vpc     *vpcInfo
+	sgID    string
+	keyName string
+}
+
+// ResourceName is the name of a cluster's security group and key pair.
+func ResourceName(cluster string) string { return "burst-" + cluster }
+
+// KeyPath is where a cluster's private key for a region is kept.
+func (p *Provider) KeyPath(cluster, region string) string {
+	return filepath.Join(p.opts.DataDir, "aws", "keys", cluster+"."+region+".pem")
+}
+
+// sharedTags are the tags of a cluster's non-machine resources: the
+// request's tags minus the machine role, plus a Name.
+func sharedTags(cluster string, tags map[string]string) map[string]string {
+	out := map[string]string{provider.TagCluster: cluster}
+	for k, v := range tags {
+		if k != provider.TagRole && k != "Name" && v != "" {
+			out[k] = v
+		}
+	}
+	out["Name"] = ResourceName(cluster)
+	return out
+}
+
+func tagSpec(rt types.ResourceType, tags map[string]string) types.TagSpecification {
+	ts := types.TagSpecification{ResourceType: rt}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ts.Tags = append(ts.Tags, types.Tag{Key: sdkaws.String(k), Value: sdkaws.String(tags[k])})
+	}
+	return ts
+}
+
+// Prepare implements provider.Preparer: in each region, the cluster's
+// security group and key pair exist, tagged. It is idempotent.
+func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
+	regions := req.Regions
+	if len(regions) == 0 {
+		rs, err := p.regions(ctx)
+		if err != nil {
+			return err
+		}
+		regions = rs[:1]
+	}
+	for _, r := range regions {
+		if _, err := p.ensureNetwork(ctx, req.Cluster, r, req.Tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureNetwork returns the cluster's network in a region, creating the
+// security group and key pair if they do not exist.
+func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, tags map[string]string) (*network, error) {
+	k := netKey{cluster, region}
+	p.use(region)
+	defer p.lock("net/" + cluster + "/" + region)()
+	p.mu.Lock()
+	n, ok := p.nets[k]
+	p.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	c, err := p.ec2Client(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	vpc, err := p.vpc(ctx, c, region)
+	if err != nil {
+		return nil, err
+	}
+	st := sharedTags(cluster, tags)
+	sg, err := p.ensureSecurityGroup(ctx, c, cluster, vpc.vpcID, st)
+	if err != nil {
+		return nil, err
+	}
+	key, err := p.ensureKeyPair(ctx, c, cluster, region, st)
+	if err != nil {
+		return nil, err
+	}
+	n = &network{vpc: vpc, sgID: sg, keyName: key}
+	p.mu.Lock()
+	p.nets[k] = n
+	p.mu.Unlock()
+	return n, nil
+}
+
+// vpc finds the region's VPC and subnets: the configured subnets, or the
+// default VPC's default subnet in each zone.
+func (p *Provider) vpc(ctx context.Context, c *ec2.Client, region string) (*vpcInfo, error) {
+	p.mu.Lock()
+	v, ok := p.vpcs[region]
+	p.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v = &vpcInfo{subnets: map[string]string{}, zoneOf: map[string]string{}}
+	var in *ec2.DescribeSubnetsInput
+	if len(p.opts.Subnets) > 0 {
+		in = &ec2.DescribeSubnetsInput{Filters: []types.Filter{{Name: sdkaws.String("subnet-id"), Values: p.opts.Subnets}}}
+	} else {
+		out, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: sdkaws.String("is-default"), Values: []string{"true"}}}})
+		if err != nil {
+			return nil, classify("DescribeVpcs", err)
+		}
+		if len(out.Vpcs) == 0 {
+			return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeVpcs", Code: "NoDefaultVpc",
+				Msg: fmt.Sprintf("region %s has no default VPC; set aws.subnets (BURST_AWS_SUBNETS) to the subnets to launch into", region)}
+		}
+		v.vpcID = sdkaws.ToString(out.Vpcs[0].VpcId)
+		in = &ec2.DescribeSubnetsInput{Filters: []types.Filter{
+			{Name: sdkaws.String("vpc-id"), Values: []string{v.vpcID}},
+			{Name: sdkaws.String("default-for-az"), Values: []string{"true"}},
+		}}
+	}
+	pg := ec2.NewDescribeSubnetsPaginator(c, in)
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, classify("DescribeSubnets", err)
+		}
+		for _, s := range out.Subnets {
+			z, id := sdkaws.ToString(s.AvailabilityZone), sdkaws.ToString(s.SubnetId)
+			if v.vpcID == "" {
+				v.vpcID = sdkaws.ToString(s.VpcId)
+			}
+			if sdkaws.ToString(s.VpcId) != v.vpcID {
+				return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets",
+					Msg: fmt.Sprintf("the configured subnets of %s are in more than one VPC (%s, %s)", region, v.vpcID, sdkaws.ToString(s.VpcId))}
+			}
+			if _, dup := v.subnets[z]; !dup {
+				v.subnets[z] = id
+				v.zoneOf[id] = z
+			}
+		}
+	}
+	if len(v.subnets) == 0 {
+		return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets", Code: "NoSubnet",
+			Msg: fmt.Sprintf("no subnet to launch into in %s (configured: %v)", region, p.opts.Subnets)}
+	}
+	p.mu.Lock()
+	p.vpcs[region] = v
+	p.mu.Unlock()
+	return v, nil
+}
+
+// ensureSecurityGroup returns the cluster's group in the VPC: it allows all
+// traffic from its own members, and SSH and Dask from the allowed CIDRs
+// only (never 0.0.0.0/0 unless configured so).
+func (p *Provider) ensureSecurityGroup(ctx context.Context, c *ec2.Client, cluster, vpc string, tags map[string]string) (string, error) {
+	name := ResourceName(cluster)
+	find := func() (*types.SecurityGroup, error) {
+		out, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
+			{Name: sdkaws.String("group-name"), Values: []string{name}},
+			{Name: sdkaws.String("vpc-id"), Values: []string{vpc}},
+		}})
+		if err != nil {
+			return nil, classify("DescribeSecurityGroups", err)
+		}
+		if len(out.SecurityGroups) == 0 {
+			return nil, nil
+		}
+		return &out.SecurityGroups[0], nil
+	}
+	sg, err := find()
+	if err != nil {
+		return "", err
+	}
+	if sg == nil {
+		out, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+			GroupName: sdkaws.String(name), VpcId: sdkaws.String(vpc),
+			Description:       sdkaws.String("burst cluster " + cluster + ": all traffic inside the cluster, SSH and Dask from the owner"),
+			TagSpecifications: []types.TagSpecification{tagSpec(types.ResourceTypeSecurityGroup, tags)},
+		})
+		switch {
+		case apiCode(err) == "InvalidGroup.Duplicate":
+			if sg, err = find(); err != nil || sg == nil {
+				return "", fmt.Errorf("security group %s exists but cannot be read: %w", name, err)
+			}
+		case err != nil:
+			return "", classify("CreateSecurityGroup", err)
+		default:
+			sg = &types.SecurityGroup{GroupId: out.GroupId}
+		}
+	}
+	id := sdkaws.ToString(sg.GroupId)
+	cidrs, err := p.allowedCIDRs(ctx)
+	if err != nil {
+		return "", err
+	}
+	want := []types.IpPermission{{IpProtocol: sdkaws.String("-1"), UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: sdkaws.String(id)}}}}
+	for _, ports := range [][2]int32{{22, 22}, {daskFromPort, daskToPort}} {
+		perm := types.IpPermission{IpProtocol: sdkaws.String("tcp"), FromPort: sdkaws.Int32(ports[0]), ToPort: sdkaws.Int32(ports[1])}
+		for _, c := range cidrs {
+			if strings.Contains(c, ":") {
+				perm.Ipv6Ranges = append(perm.Ipv6Ranges, types.Ipv6Range{CidrIpv6: sdkaws.String(c), Description: sdkaws.String("burst owner")})
+			} else {
+				perm.IpRanges = append(perm.IpRanges, types.IpRange{CidrIp: sdkaws.String(c), Description: sdkaws.String("burst owner")})
+			}
+		}
+		want = append(want, perm)
+	}
+	var missing []types.IpPermission
+	for _, w := range want {
+		if !hasPermission(sg.IpPermissions, w) {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) > 0 {
+		_, err := c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sdkaws.String(id), IpPermissions: missing})
+		if err != nil && apiCode(err) != "InvalidPermission.Duplicate" {
+			return "", classify("AuthorizeSecurityGroupIngress", err)
+		}
+	}
+	return id, nil
+}
+
+// hasPermission reports whether have already grants everything in w.
+func hasPermission(have []types.IpPermission, w types.IpPermission) bool {
+	for _, h := range have {
+		if sdkaws.ToString(h.IpProtocol) != sdkaws.ToString(w.IpProtocol) || sdkaws.ToInt32(h.FromPort) != sdkaws.ToInt32(w.FromPort) || sdkaws.ToInt32(h.ToPort) != sdkaws.ToInt32(w.ToPort) {
+			continue
+		}
+		ok := true
+		for _, g := range w.UserIdGroupPairs {
+			ok = ok && slices.ContainsFunc(h.UserIdGroupPairs, func(x types.UserIdGroupPair) bool { return sdkaws.ToString(x.GroupId) == sdkaws.ToString(g.GroupId) })
+		}
+		for _, r := range w.IpRanges {
+			ok = ok && slices.ContainsFunc(h.IpRanges, func(x types.IpRange) bool { return sdkaws.ToString(x.CidrIp) == sdkaws.ToString(r.CidrIp) })
+		}
+		for _, r := range w.Ipv6Ranges {
+			ok = ok && slices.ContainsFunc(h.Ipv6Ranges, func(x types.Ipv6Range) bool { return sdkaws.ToString(x.CidrIpv6) == sdkaws.ToString(r.CidrIpv6) })
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedCIDRs returns the configured CIDRs or the caller's public address
+// as a /32 (or /128), looked up once.
+func (p *Provider) allowedCIDRs(ctx context.Context) ([]string, error) {
+	p.mu.Lock()
+	if p.cidrs != nil {
+		defer p.mu.Unlock()
+		return p.cidrs, nil
+	}
+	p.mu.Unlock()
+	var cidrs []string
+	if len(p.opts.AllowedCIDRs) > 0 {
+		for _, c := range p.opts.AllowedCIDRs {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "Config", Msg: fmt.Sprintf("aws.allowed_cidrs: %q is not a CIDR", c)}
+			}
+			cidrs = append(cidrs, c)
+		}
+	} else {
+		ip, err := p.publicIP(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding this machine's public address for the security group (set aws.allowed_cidrs to skip this): %w", err)
+		}
+		if ip.To4() != nil {
+			cidrs = []string{ip.String() + "/32"}
+		} else {
+			cidrs = []string{ip.String() + "/128"}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cidrs = cidrs
+	return cidrs, nil
+}
+
+func (p *Provider) publicIP(ctx context.Context) (net.IP, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.opts.CheckIPURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", p.opts.CheckIPURL, resp.Status)
+	}
+	ip := net.ParseIP(strings.TrimSpace(string(b)))
+	if ip == nil {
+		return nil, fmt.Errorf("%s answered %q, not an IP address", p.opts.CheckIPURL, strings.TrimSpace(string(b)))
+	}
+	return ip, nil
+}
+
+// ensureKeyPair makes sure the cluster's key pair exists in the region and
+// its private key is on this machine (0600). If the key pair exists but the
+// private key was lost, the key pair is replaced: machines launched before
+// keep the old key (SSH to them needs the old file), new ones get the new.
+func (p *Provider) ensureKeyPair(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string) (string, error) {
+	name := ResourceName(cluster)
+	path := p.KeyPath(cluster, region)
+	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: []types.Filter{{Name: sdkaws.String("key-name"), Values: []string{name}}}})
+	if err != nil {
+		return "", classify("DescribeKeyPairs", err)
+	}
+	if len(out.KeyPairs) > 0 {
+		if _, err := os.Stat(path); err == nil {
+			return name, nil
+		}
+		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyName: sdkaws.String(name)}); err != nil {
+			return "", classify("DeleteKeyPair", err)
+		}
+	}
+	kp, err := c.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{
+		KeyName: sdkaws.String(name), KeyType: types.KeyTypeEd25519, KeyFormat: types.KeyFormatPem,
+		TagSpecifications: []types.TagSpecification{tagSpec(types.ResourceTypeKeyPair, tags)},
+	})
+	if apiCode(err) == "InvalidKeyPair.Duplicate" {
+		// Another burst made it a moment ago; its key file is the one.
+		return name, nil
+	}
+	if err != nil {
+		return "", classify("CreateKeyPair", err)
+	}
+	if err := writeKey(path, sdkaws.ToString(kp.KeyMaterial)); err != nil {
+		return "", fmt.Errorf("saving the private key of %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// writeKey writes a private key 0600 (its directory 0700), atomically.
+func writeKey(path, material string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.WriteString(material); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Cleanup implements provider.Preparer: it deletes the cluster's launch
+// templates, security group (retrying while instances still hold it) and
+// key pair in each region, and the local private keys. It is idempotent.
+func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	if len(regions) == 0 {
+		rs, err := p.regions(ctx)
+		if err != nil {
+			return err
+		}
+		regions = rs
+	}
+	var errs []error
+	for _, r := range regions {
+		if err := p.cleanupRegion(ctx, cluster, r); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) error {
+	c, err := p.ec2Client(ctx, region)
+	if err != nil {
+		return err
+	}
+	byTag := []types.Filter{{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}}
+
+	lts := ec2.NewDescribeLaunchTemplatesPaginator(c, &ec2.DescribeLaunchTemplatesInput{Filters: byTag})
+	for lts.HasMorePages() {
+		out, err := lts.NextPage(ctx)
+		if err != nil {
+			return classify("DescribeLaunchTemplates", err)
+		}
+		for _, lt := range out.LaunchTemplates {
+			_, err := c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplateId})
+			if err != nil && !strings.Contains(apiCode(err), "NotFound") {
+				return classify("DeleteLaunchTemplate", err)
+			}
+		}
+	}
+
+	sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: byTag})
+	if err != nil {
+		return classify("DescribeSecurityGroups", err)
+	}
+	for _, sg := range sgs.SecurityGroups {
+		if err := p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sg.GroupId)); err != nil {
+			return err
+		}
+	}
+
+	kps, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag})
+	if err != nil {
+		return classify("DescribeKeyPairs", err)
+	}
+	for _, kp := range kps.KeyPairs {
+		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kp.KeyPairId}); err != nil {
+			return classify("DeleteKeyPair", err)
+		}
+	}
+	if err := os.Remove(p.KeyPath(cluster, region)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+
+	p.mu.Lock()
+	delete(p.nets, netKey{cluster, region})
+	for name := range p.templates {
+		if strings.HasPrefix(name, templatePrefix(cluster, region)) {
+			delete(p.templates, name)
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// deleteSecurityGroup deletes a group, retrying DependencyViolation (its
+// instances are still shutting down) until CleanupTimeout.
+func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id string) error {
+	deadline := p.opts.Now().Add(p.opts.CleanupTimeout)
+	for {
+		_, err := c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: sdkaws.String(id)})
+		switch code := apiCode(err); {
+		case err == nil, code == "InvalidGroup.NotFound":
+			return nil
+		case code != "DependencyViolation":
+			return classify("DeleteSecurityGroup", err)
+		}
+		if !p.opts.Now().Before(deadline) {
+			return fmt.Errorf("security group %s is still in use after %s (its instances have not terminated); run burst down again: %w",
+				id, p.opts.CleanupTimeout, classify("DeleteSecurityGroup", err))
+		}
+		if err := p.opts.Sleep(ctx, p.opts.CleanupPoll); err != nil {
+			return err
+		}
+	}
+}
