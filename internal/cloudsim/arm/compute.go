@@ -684,7 +684,7 @@ func (s *Server) recordVM(rg cloudsim.Resource, location, set string, spec *vmSp
 		nic.Properties.NetworkSecurityGroup = &armnetwork.SecurityGroup{ID: ptr(spec.nsgID)}
 	}
 	s.m.PutResource(cloudsim.Resource{Kind: KindNIC, ID: lowerID(rec.nicID), Name: nicName, Region: location, Parent: rg.ID, Data: nic})
-	diskName := in.Name + "_OsDisk_1_" + strings.ReplaceAll(uuidOf("disk" + lowerID(id)), "-", "")
+	diskName := in.Name + "_OsDisk_1_" + strings.ReplaceAll(uuidOf("disk"+lowerID(id)), "-", "")
 	rec.diskID = s.rgID(rg.Name) + "/providers/Microsoft.Compute/disks/" + diskName
 	s.m.PutResource(cloudsim.Resource{Kind: KindDisk, ID: lowerID(rec.diskID), Name: diskName, Region: location, Parent: rg.ID, Data: id})
 	s.vms[lowerID(id)] = rec

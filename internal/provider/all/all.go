@@ -5,6 +5,7 @@ package all
 
 import (
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/azure"
 	"github.com/burstdev/burst/internal/provider/local"
 )
 
@@ -12,5 +13,6 @@ import (
 func Registry() *provider.Registry {
 	return provider.NewRegistry(
 		local.Entry,
+		azure.Entry,
 	)
 }

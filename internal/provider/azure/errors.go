@@ -39,9 +39,9 @@ var (
 		"RequestDisallowedByPolicy":        true,
 	}
 	notFoundCodes = map[string]bool{
-		"ResourceNotFound":      true,
-		"ResourceGroupNotFound": true,
-		"NotFound":              true,
+		"ResourceNotFound":       true,
+		"ResourceGroupNotFound":  true,
+		"NotFound":               true,
 		"ParentResourceNotFound": true,
 	}
 )
