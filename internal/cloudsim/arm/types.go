@@ -93,7 +93,8 @@ var sizes = func() []size {
 		{name: "Standard_NV72ads_A10_v5", family: "StandardNVADSA10v5Family", series: "NVadsA10 v5", vcpus: 72, mem: 880, gpus: 2, gpu: "A10", gpuMem: 24, price: 6.52},
 	}
 	for _, g := range gpu {
-		g.arch, g.spot, g.gen = "x86_64", 0.30, 4
+		g.arch, g.spot = "x86_64", 0.30
+		g.gen = int(g.name[len(g.name)-1] - '0') // "..._v3"
 		out = append(out, g)
 	}
 	// HPC with InfiniBand: exotic, limited.

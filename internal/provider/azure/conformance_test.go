@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/burstdev/burst/internal/cloudsim"
-	"github.com/burstdev/burst/internal/cloudsim/arm"
 	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 	"github.com/burstdev/burst/internal/provider/providertest"
@@ -48,4 +47,3 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-var _ = arm.DefaultSubscription
