@@ -118,7 +118,15 @@ func (c *ctx) networkResource() {
 	}
 	s.m.PutResource(cloudsim.Resource{Kind: kind, ID: lowerID(id), Name: c.name, Region: loc, Tags: tags, Parent: rg.ID, Data: data})
 	op := s.newOp("Microsoft.Network", loc, nil, nil, nil)
-	c.accepted(status, data, op)
+	// The first answer says Updating, as Azure's does: the client polls
+	// the operation, then GETs the resource.
+	var first map[string]any
+	b, _ := json.Marshal(data)
+	_ = json.Unmarshal(b, &first)
+	if props, ok := first["properties"].(map[string]any); ok {
+		props["provisioningState"] = "Updating"
+	}
+	c.accepted(status, first, op)
 }
 
 func validateRule(r *armnetwork.SecurityRule) *apiError {
