@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type env struct {
 	opts  azure.Options
 	p     *azure.Provider
 	// slept records the provider's sleeps.
+	mu    sync.Mutex
 	slept []time.Duration
 }
 
@@ -41,7 +43,9 @@ func newEnv(t *testing.T, mods ...envOption) *env {
 	e.opts = azure.Options{
 		DataDir: t.TempDir(), Now: e.clock.Now, PollInterval: 5 * time.Second, MaxRetries: 2,
 		Sleep: func(ctx context.Context, d time.Duration) error {
+			e.mu.Lock()
 			e.slept = append(e.slept, d)
+			e.mu.Unlock()
 			e.clock.Advance(d)
 			return ctx.Err()
 		},
