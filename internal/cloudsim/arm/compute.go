@@ -1152,7 +1152,9 @@ func (c *ctx) virtualMachine() {
 		op := s.creating(recs, loc, err)
 		var body any = in
 		if len(recs) == 1 {
-			body, _ = s.vmJSON(recs[0], false)
+			vm, _ := s.vmJSON(recs[0], false)
+			vm.Properties.ProvisioningState = ptr("Creating") // the first answer, whatever follows
+			body = vm
 		} else {
 			in.ID, in.Name = ptr(id), ptr(c.name)
 			in.Properties.ProvisioningState = ptr("Creating")

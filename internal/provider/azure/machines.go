@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/provider"
@@ -18,10 +19,10 @@ type addresses struct{ private, public string }
 
 // Machines implements provider.Provider. It finds the cluster's resource
 // groups by tag (every burst group when the filter names no cluster), and
-// in each lists the VMs, the scale sets (whose tags a Flexible set's VMs
-// inherit here: Azure does not copy a set's tags onto its VMs), the NICs
-// and, when some VM has one, the public IPs: a handful of calls per
-// location, whatever the cluster's size. VMs being deleted are reported as
+// in each lists, at once, the VMs, the scale sets (whose tags a Flexible
+// set's VMs inherit here: Azure does not copy a set's tags onto its VMs),
+// the NICs and the public IPs: four lists per location, paged, whatever
+// the cluster's size. VMs being deleted are reported as
 // stopping; deleted VMs are gone from Azure at once and from the list.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	if err := p.init(); err != nil {
@@ -64,32 +65,31 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	return out, nil
 }
 
+// groupMachines lists a group's VMs with their sets' tags and their
+// addresses; the four lists run at once.
 func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Machine, error) {
-	vms, err := p.listVMs(ctx, rg, "")
-	if err != nil || len(vms) == 0 {
-		return nil, err
-	}
-	setTags := map[string]map[string]*string{}
-	inSet := false
-	for _, vm := range vms {
-		if vm.Properties != nil && vm.Properties.VirtualMachineScaleSet != nil {
-			inSet = true
-		}
-	}
-	if inSet {
-		sets, err := p.listSets(ctx, rg)
+	var (
+		vms   []*armcompute.VirtualMachine
+		sets  []*armcompute.VirtualMachineScaleSet
+		addrs map[string]addresses
+		errs  [3]error
+		wg    sync.WaitGroup
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); vms, errs[0] = p.listVMs(ctx, rg, "") }()
+	go func() { defer wg.Done(); sets, errs[1] = p.listSets(ctx, rg) }()
+	go func() { defer wg.Done(); addrs, errs[2] = p.addresses(ctx, rg) }()
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range sets {
-			if s.ID != nil {
-				setTags[strings.ToLower(*s.ID)] = s.Tags
-			}
-		}
 	}
-	addrs, err := p.addresses(ctx, rg)
-	if err != nil {
-		return nil, err
+	setTags := map[string]map[string]*string{}
+	for _, s := range sets {
+		if s.ID != nil {
+			setTags[strings.ToLower(*s.ID)] = s.Tags
+		}
 	}
 	out := make([]provider.Machine, 0, len(vms))
 	for _, vm := range vms {
@@ -102,55 +102,73 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 	return out, nil
 }
 
-// addresses maps a group's VMs to their private and public IPs.
+// addresses maps a group's VMs to their private and public IPs, listing
+// its NICs and public IPs at once.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
+	var (
+		nics   []*armnetwork.Interface
+		ips    []*armnetwork.PublicIPAddress
+		nicErr error
+		ipErr  error
+		wg     sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		pager := p.c.nics.NewListPager(rg, nil)
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				nicErr = classify("NetworkInterfaces.List", err)
+				return
+			}
+			nics = append(nics, page.Value...)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		pager := p.c.pips.NewListPager(rg, nil)
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				ipErr = classify("PublicIPAddresses.List", err)
+				return
+			}
+			ips = append(ips, page.Value...)
+		}
+	}()
+	wg.Wait()
+	if nicErr != nil {
+		return nil, nicErr
+	}
+	if ipErr != nil {
+		return nil, ipErr
+	}
+	public := map[string]string{} // public IP ID -> address
+	for _, ip := range ips {
+		if ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
+			public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
+		}
+	}
 	out := map[string]addresses{}
-	publicOf := map[string]string{} // public IP ID -> VM ID
-	pager := p.c.nics.NewListPager(rg, nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, classify("NetworkInterfaces.List", err)
+	for _, nic := range nics {
+		if nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
+			continue
 		}
-		for _, nic := range page.Value {
-			if nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
+		vm := strings.ToLower(*nic.Properties.VirtualMachine.ID)
+		a := out[vm]
+		for _, ip := range nic.Properties.IPConfigurations {
+			if ip.Properties == nil {
 				continue
 			}
-			vm := strings.ToLower(*nic.Properties.VirtualMachine.ID)
-			for _, ip := range nic.Properties.IPConfigurations {
-				if ip.Properties == nil {
-					continue
-				}
-				a := out[vm]
-				if a.private == "" && ip.Properties.PrivateIPAddress != nil {
-					a.private = *ip.Properties.PrivateIPAddress
-				}
-				out[vm] = a
-				if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil {
-					publicOf[strings.ToLower(*pub.ID)] = vm
-				}
+			if a.private == "" && ip.Properties.PrivateIPAddress != nil {
+				a.private = *ip.Properties.PrivateIPAddress
+			}
+			if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil && a.public == "" {
+				a.public = public[strings.ToLower(*pub.ID)]
 			}
 		}
-	}
-	if len(publicOf) == 0 {
-		return out, nil
-	}
-	ipPager := p.c.pips.NewListPager(rg, nil)
-	for ipPager.More() {
-		page, err := ipPager.NextPage(ctx)
-		if err != nil {
-			return nil, classify("PublicIPAddresses.List", err)
-		}
-		for _, ip := range page.Value {
-			if ip.ID == nil || ip.Properties == nil || ip.Properties.IPAddress == nil {
-				continue
-			}
-			if vm, ok := publicOf[strings.ToLower(*ip.ID)]; ok {
-				a := out[vm]
-				a.public = *ip.Properties.IPAddress
-				out[vm] = a
-			}
-		}
+		out[vm] = a
 	}
 	return out, nil
 }

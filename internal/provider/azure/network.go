@@ -37,7 +37,9 @@ const (
 // Prepare implements provider.Preparer: in each location, the cluster's
 // resource group, NSG, virtual network and subnet, and the managed identity
 // with its role on the group. Every step is a PUT by name, so Prepare is
-// idempotent; it also makes the cluster's SSH key.
+// idempotent; a process does it once per cluster and location (each run of
+// burst again, which also brings the NSG up to the caller's current
+// address). It also makes the cluster's SSH key.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(); err != nil {
 		return err
@@ -46,7 +48,7 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 		return err
 	}
 	for _, loc := range dedupe(req.Regions) {
-		if err := p.prepareRegion(ctx, req.Cluster, loc, req.Tags); err != nil {
+		if err := p.ensureRegion(ctx, req.Cluster, loc, req.Tags); err != nil {
 			return err
 		}
 	}

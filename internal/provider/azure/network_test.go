@@ -57,7 +57,17 @@ func TestPrepare(t *testing.T) {
 	e := newEnv(t, func(_ *cloudsim.Config, o *azure.Options) { o.CallerCIDR = "203.0.113.7" })
 	prepare(t, e, "net", "eastus")
 	live := e.sim.Live()
+	writes := e.count("Microsoft.Resources/subscriptions/resourceGroups/write")
+	// A new run PUTs it all again, and changes nothing.
+	p2, err := azure.New(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = p2
 	prepare(t, e, "net", "eastus")
+	if n := e.count("Microsoft.Resources/subscriptions/resourceGroups/write"); n != writes+1 {
+		t.Errorf("the second run made %d group writes", n-writes)
+	}
 	if again := e.sim.Live(); !slices.Equal(live, again) {
 		t.Errorf("a second Prepare changed what exists:\n%v\n%v", live, again)
 	}
