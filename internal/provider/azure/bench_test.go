@@ -76,7 +76,8 @@ func measure(name string, m *cloudsim.Model, vms int, fn func() error) (phase, e
 // against the ARM simulator with 100 ms per call and ARM's documented
 // throttles: up from nothing to a head and 1000 workers (a plan from
 // plan.Make over the provider's live catalog of the simulator), scale to 0
-// workers, and down. Polls of long-running operations and of the engine are
+// workers, and down, each phase by a new provider as a new run of burst
+// would. Polls of long-running operations and of the engine are
 // 100 ms apart; VMs boot and delete at once, so the figures are the API
 // phase alone.
 func BenchmarkScale0To1000To0(b *testing.B) {
@@ -101,10 +102,16 @@ func scaleCycle(b *testing.B, n int) ([]phase, error) {
 	url := sim.Start()
 	defer sim.Close()
 	sim.SetARMThrottles()
-	p, err := azure.New(azure.Options{
-		Subscription: sim.Subscription(), Endpoint: url, DataDir: b.TempDir(), PollInterval: benchLatency,
-		HTTPClient: &http.Client{Timeout: time.Minute},
-	})
+	dataDir := b.TempDir()
+	// Each phase is a new run of burst, as `burst up`, `burst scale` and
+	// `burst down` are: a new provider with nothing remembered.
+	newProvider := func() (*azure.Provider, error) {
+		return azure.New(azure.Options{
+			Subscription: sim.Subscription(), Endpoint: url, DataDir: dataDir, PollInterval: benchLatency,
+			HTTPClient: &http.Client{Timeout: time.Minute},
+		})
+	}
+	p, err := newProvider()
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +130,20 @@ func scaleCycle(b *testing.B, n int) ([]phase, error) {
 	eng.Replan = func(c *spec.Cluster) (*plan.Plan, error) {
 		return plan.Make(c, cat, plan.Options{Unavailable: eng.Unavailable, Now: time.Now()})
 	}
+	fresh := func() error {
+		np, err := newProvider()
+		p = np
+		return err
+	}
 	c := spec.Default("bench")
 	c.Providers, c.Regions = []string{azure.Name}, []string{"eastus"}
 	c.Workers.Count = n
 	c.Workers.Resources = spec.Resources{CPU: spec.IntBound{Value: 2}, Memory: spec.SizeBound{Value: 8 * spec.GiB}}
 	pl, err := plan.Make(&c, cat, plan.Options{Now: time.Now()})
 	if err != nil {
+		return nil, err
+	}
+	if err := fresh(); err != nil {
 		return nil, err
 	}
 	var phases []phase
@@ -144,6 +159,9 @@ func scaleCycle(b *testing.B, n int) ([]phase, error) {
 		return phases, err
 	}
 	c.Workers.Count = 0
+	if err := fresh(); err != nil {
+		return phases, err
+	}
 	scale, err := measure(fmt.Sprintf("scale-%d-to-0", n), model, 0, func() error {
 		res, err := eng.Up(ctx, &c, pl, provision.WaitMachines)
 		if err == nil && res.Workers() != 0 {
@@ -153,6 +171,9 @@ func scaleCycle(b *testing.B, n int) ([]phase, error) {
 	})
 	phases = append(phases, scale)
 	if err != nil {
+		return phases, err
+	}
+	if err := fresh(); err != nil {
 		return phases, err
 	}
 	down, err := measure("down", model, 0, func() error {
