@@ -146,7 +146,8 @@ func (p *Provider) skusIn(ctx context.Context, location string) (map[string]skuI
 }
 
 // gpuOf names the GPU of an N-series size, which the Resource SKUs API does
-// not: it gives only a count. Sizes with a fractional GPU (NVadsA10 v5
+// not: it gives only a count. Names are burst's (the embedded catalog's):
+// the 80 GB A100 is "A100-80GB". Sizes with a fractional GPU (NVadsA10 v5
 // below 36 vCPUs, NVv4) and models burst does not know are left out of the
 // catalog rather than guessed.
 func gpuOf(size string, vcpus int) (model string, memGiB float64, ok bool) {
@@ -162,10 +163,10 @@ func gpuOf(size string, vcpus int) (model string, memGiB float64, ok bool) {
 		return "H100", 80, true
 	case strings.Contains(n, "MI300X"):
 		return "MI300X", 192, true
-	case strings.Contains(n, "A100") && strings.HasPrefix(n, "STANDARD_ND96ASR_V4"):
+	case strings.HasPrefix(n, "STANDARD_ND96ASR_V4"):
 		return "A100", 40, true
 	case strings.Contains(n, "A100"):
-		return "A100", 80, true
+		return "A100-80GB", 80, true
 	case strings.Contains(n, "_A10_") && vcpus >= 36:
 		return "A10", 24, true
 	case strings.HasPrefix(n, "STANDARD_NC") && strings.HasSuffix(n, "S_V3"):
@@ -191,8 +192,14 @@ func typeOf(info skuInfo) (catalog.Type, bool) {
 	}
 	short := strings.TrimPrefix(info.name, "Standard_")
 	t.Burstable = strings.HasPrefix(short, "B")
-	// HPC sizes with InfiniBand and FPGA sizes only when asked by name.
-	t.Exotic = strings.HasPrefix(short, "H") || strings.HasPrefix(short, "NP")
+	// Only when asked by name, as in the embedded catalog: HPC sizes with
+	// InfiniBand, confidential (DC, EC, NCC), gaming-GPU (NG), media-ASIC
+	// (NM), FPGA (NP) and licensing-oriented FX sizes.
+	for _, pre := range []string{"H", "DC", "EC", "NCC", "NG", "NM", "NP", "FX"} {
+		if strings.HasPrefix(short, pre) {
+			t.Exotic = true
+		}
+	}
 	if m := generationRE.FindStringSubmatch(info.name); m != nil {
 		t.Generation, _ = strconv.Atoi(m[1])
 	}
@@ -210,7 +217,8 @@ func typeOf(info skuInfo) (catalog.Type, bool) {
 // Resource SKUs API says this subscription may use in each location, priced
 // by the Retail Prices API (Linux pay-as-you-go and Spot meters). Sizes
 // without a Linux price in a location are left out there. Offerings are
-// per location (Zone ""): Azure places a scale set's VMs itself.
+// per location (Zone ""): Azure places a scale set's VMs itself. Zones are
+// Azure's names ("1", "2", "3"), as in the embedded catalog.
 func (p *Provider) Catalog(ctx context.Context) (*catalog.Catalog, error) {
 	if err := p.init(); err != nil {
 		return nil, err
@@ -262,8 +270,8 @@ func (p *Provider) Catalog(ctx context.Context) (*catalog.Catalog, error) {
 		var zones []string
 		for _, info := range infos[loc] {
 			for _, z := range info.zones {
-				if zn := loc + "-" + z; !containsString(zones, zn) {
-					zones = append(zones, zn)
+				if !containsString(zones, z) {
+					zones = append(zones, z)
 				}
 			}
 			if info.restricted {

@@ -35,7 +35,7 @@ func TestCatalog(t *testing.T) {
 	if cat.Source != "live" || !cat.Date.Equal(e.clock.Now().UTC()) {
 		t.Errorf("source %q date %s", cat.Source, cat.Date)
 	}
-	if !slices.Equal(cat.Zones["eastus"], []string{"eastus-1", "eastus-2", "eastus-3"}) {
+	if !slices.Equal(cat.Zones["eastus"], []string{"1", "2", "3"}) {
 		t.Errorf("zones %v", cat.Zones)
 	}
 	sim := arm.Types()

@@ -199,7 +199,7 @@ func (p *Provider) machine(vm *armcompute.VirtualMachine, setTags map[string]*st
 		Tags:     tags,
 	}
 	if len(vm.Zones) > 0 && vm.Zones[0] != nil {
-		m.Zone = m.Region + "-" + *vm.Zones[0]
+		m.Zone = *vm.Zones[0] // Azure's zone name within the location: "1"
 	}
 	if a, ok := addrs[strings.ToLower(id)]; ok {
 		m.PrivateIP, m.PublicIP = a.private, a.public
