@@ -85,9 +85,26 @@ func groupTags(cluster string, tags map[string]string) map[string]*string {
 // ensureRegion prepares a location once per process: Launch calls it, so a
 // launch that fails over to a location Prepare did not know still has its
 // network.
+// Concurrent launches into a new location wait for one preparation rather
+// than PUT the same network at once (ARM answers a second concurrent write
+// of a virtual network with AnotherOperationInProgress).
 func (p *Provider) ensureRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
+	key := cluster + "/" + location
 	p.mu.Lock()
-	done := p.prepared[cluster+"/"+location]
+	if p.prepared[key] {
+		p.mu.Unlock()
+		return nil
+	}
+	lock, ok := p.preparing[key]
+	if !ok {
+		lock = &sync.Mutex{}
+		p.preparing[key] = lock
+	}
+	p.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	p.mu.Lock()
+	done := p.prepared[key]
 	p.mu.Unlock()
 	if done {
 		return nil

@@ -92,10 +92,11 @@ type Provider struct {
 	sim     bool
 	c       clients
 
-	mu       sync.Mutex
-	prepared map[string]bool   // cluster + "/" + location
-	keys     map[string]string // cluster -> authorized_keys line
-	skuCache map[string]map[string]skuInfo
+	mu        sync.Mutex
+	prepared  map[string]bool // cluster + "/" + location
+	preparing map[string]*sync.Mutex
+	keys      map[string]string // cluster -> authorized_keys line
+	skuCache  map[string]map[string]skuInfo
 }
 
 type clients struct {
@@ -143,7 +144,7 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.Images.validate(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, prepared: map[string]bool{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{}}, nil
+	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{}}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
