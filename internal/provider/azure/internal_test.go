@@ -21,6 +21,11 @@ func off(size, region, arch string, gpus int) plan.Offering {
 	return plan.Offering{Provider: Name, InstanceType: size, Region: region, Arch: arch, GPUs: gpus, Capacity: catalog.OnDemand}
 }
 
+func zonal(o plan.Offering, z string) plan.Offering {
+	o.Zone = z
+	return o
+}
+
 func TestBatches(t *testing.T) {
 	offs := []plan.Offering{
 		off("Standard_D2as_v5", "eastus", "x86_64", 0),
@@ -33,6 +38,8 @@ func TestBatches(t *testing.T) {
 		off("Standard_D4s_v5", "eastus", "x86_64", 0),
 		off("Standard_D8s_v5", "eastus", "x86_64", 0),
 		off("Standard_E2ps_v5", "eastus", "arm64", 0),
+		zonal(off("Standard_D16s_v5", "eastus", "x86_64", 0), "2"),
+		zonal(off("Standard_D32s_v5", "eastus", "x86_64", 0), "2"),
 	}
 	var got []string
 	for _, b := range batches(offs) {
@@ -40,7 +47,11 @@ func TestBatches(t *testing.T) {
 		for _, o := range b.offerings {
 			names = append(names, strings.TrimPrefix(o.InstanceType, "Standard_"))
 		}
-		got = append(got, b.location+":"+strings.Join(names, ","))
+		loc := b.location
+		if b.zone != "" {
+			loc += "/" + b.zone
+		}
+		got = append(got, loc+":"+strings.Join(names, ","))
 	}
 	want := []string{
 		"eastus:D2as_v5,D2s_v5,E2s_v5,F2s_v2,D4s_v5", // five mixable x86 sizes of eastus, in order
@@ -48,6 +59,7 @@ func TestBatches(t *testing.T) {
 		"westus2:D2as_v5",
 		"eastus:NC4as_T4_v3", // GPU sizes alone
 		"eastus:D8s_v5",
+		"eastus/2:D16s_v5,D32s_v5", // a zonal offering's set is pinned to its zone
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("batches\n%q\nwant\n%q", got, want)

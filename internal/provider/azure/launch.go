@@ -42,14 +42,14 @@ func mixable(o plan.Offering) bool { return o.GPUs == 0 && !limited(o.InstanceTy
 // batch is one scale set's worth of offerings: a location and the sizes it
 // may use (several make an instance mix).
 type batch struct {
-	location  string
-	offerings []plan.Offering
+	location, zone string
+	offerings      []plan.Offering
 }
 
 // batches groups offerings, keeping the planner's order: each batch starts
 // at the next unused offering and, when that size can join an instance
-// mix, takes the next mixable sizes of the same location and architecture,
-// up to five. Capacity for a cluster is then sought size by size inside a
+// mix, takes the next mixable sizes of the same location (and zone, for a
+// zonal offering) and architecture, up to five. Capacity for a cluster is then sought size by size inside a
 // location before another location is tried.
 func batches(offs []plan.Offering) []batch {
 	used := make([]bool, len(offs))
@@ -59,11 +59,11 @@ func batches(offs []plan.Offering) []batch {
 			continue
 		}
 		used[i] = true
-		b := batch{location: o.Region, offerings: []plan.Offering{o}}
+		b := batch{location: o.Region, zone: o.Zone, offerings: []plan.Offering{o}}
 		if mixable(o) {
 			for j := i + 1; j < len(offs) && len(b.offerings) < maxMixSizes; j++ {
 				q := offs[j]
-				if used[j] || q.Region != o.Region || q.Arch != o.Arch || !mixable(q) ||
+				if used[j] || q.Region != o.Region || q.Zone != o.Zone || q.Arch != o.Arch || !mixable(q) ||
 					slices.ContainsFunc(b.offerings, func(x plan.Offering) bool { return x.InstanceType == q.InstanceType }) {
 					continue
 				}
@@ -193,7 +193,7 @@ func (p *Provider) launchWorkers(ctx context.Context, req provider.LaunchRequest
 			continue
 		}
 		v := prof
-		v.location, v.rg = b.location, resourceGroup(req.Cluster, b.location)
+		v.location, v.zone, v.rg = b.location, b.zone, resourceGroup(req.Cluster, b.location)
 		counts := chunks(remaining, b.setLimit())
 		type result struct {
 			ms  []provider.Machine
@@ -304,7 +304,7 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 				continue
 			}
 			v := prof
-			v.location, v.rg = o.Region, resourceGroup(req.Cluster, o.Region)
+			v.location, v.zone, v.rg = o.Region, o.Zone, resourceGroup(req.Cluster, o.Region)
 			name := headName(req.Cluster, req.Token, k*len(req.Offerings)+i)
 			poller, err := p.c.vms.BeginCreateOrUpdate(ctx, v.rg, name, p.vmBody(v, name, o), nil)
 			var vm armcompute.VirtualMachinesClientCreateOrUpdateResponse

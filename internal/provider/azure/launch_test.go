@@ -431,3 +431,25 @@ func TestHeadAndTerminate(t *testing.T) {
 		}
 	}
 }
+
+// TestZonalOffering: an offering that names a zone pins its set there; a
+// stock-out in that zone is ZonalAllocationFailed, no capacity.
+func TestZonalOffering(t *testing.T) {
+	e := newEnv(t)
+	o := offer(t, "Standard_D4s_v5", "eastus", catalog.OnDemand)
+	o.Zone = "2"
+	e.model.SetCapacity(cloudsim.PoolKey{Type: o.InstanceType, Zone: arm.ZoneName("eastus", "2"), Capacity: cloudsim.OnDemand}, 3)
+	res := launch(t, e, workers("z", 5, "z-w-1", o))
+	if len(res.Machines) != 3 {
+		t.Fatalf("got %d machines", len(res.Machines))
+	}
+	for _, m := range res.Machines {
+		if m.Zone != "2" {
+			t.Errorf("machine %s in zone %q", m.ID, m.Zone)
+		}
+	}
+	var pe *provider.Error
+	if err := failureKinds(res)["Standard_D4s_v5/eastus"]; !errors.As(err, &pe) || pe.Kind != provider.ErrNoCapacity || pe.Code != "ZonalAllocationFailed" {
+		t.Errorf("failure %v, want ZonalAllocationFailed", err)
+	}
+}

@@ -20,11 +20,14 @@ const networkAPIVersion = armcompute.NetworkAPIVersionTwoThousandTwenty1101
 // vmProfile is what every VM of one launch shares.
 type vmProfile struct {
 	cluster, rg, location string
-	capacity              catalog.Capacity
-	tags                  map[string]*string
-	customData            string // base64
-	sshKey                string
-	diskGB                int32
+	// zone pins the VMs to one of the location's zones ("1"); empty lets
+	// Azure place them anywhere in the location.
+	zone       string
+	capacity   catalog.Capacity
+	tags       map[string]*string
+	customData string // base64
+	sshKey     string
+	diskGB     int32
 }
 
 // imageFor picks the marketplace image of an offering: GPU sizes get the
@@ -40,6 +43,13 @@ func (p *Provider) imageFor(o plan.Offering) *armcompute.ImageReference {
 	}
 	f := strings.Split(urn, ":")
 	return &armcompute.ImageReference{Publisher: to.Ptr(f[0]), Offer: to.Ptr(f[1]), SKU: to.Ptr(f[2]), Version: to.Ptr(f[3])}
+}
+
+func (v vmProfile) zones() []*string {
+	if v.zone == "" {
+		return nil
+	}
+	return []*string{to.Ptr(v.zone)}
 }
 
 func diskGB(bytes int64) int32 {
@@ -109,6 +119,7 @@ func (p *Provider) scaleSetBody(v vmProfile, name string, sizes []plan.Offering,
 	}
 	return armcompute.VirtualMachineScaleSet{
 		Location: to.Ptr(v.location),
+		Zones:    v.zones(),
 		Tags:     v.tags,
 		SKU:      sku,
 		Identity: &armcompute.VirtualMachineScaleSetIdentity{
@@ -117,8 +128,9 @@ func (p *Provider) scaleSetBody(v vmProfile, name string, sizes []plan.Offering,
 		},
 		Properties: &armcompute.VirtualMachineScaleSetProperties{
 			OrchestrationMode: to.Ptr(armcompute.OrchestrationModeFlexible),
-			// Regional placement, spread over fault domains: no zone
-			// constraint narrows the capacity Azure can find.
+			// Regional placement unless the offering names a zone, spread
+			// over fault domains: no zone constraint narrows the capacity
+			// Azure can find.
 			PlatformFaultDomainCount: to.Ptr[int32](1),
 			SKUProfile:               mix,
 			VirtualMachineProfile: &armcompute.VirtualMachineScaleSetVMProfile{
@@ -165,6 +177,7 @@ func (p *Provider) vmBody(v vmProfile, name string, o plan.Offering) armcompute.
 	size := armcompute.VirtualMachineSizeTypes(o.InstanceType)
 	return armcompute.VirtualMachine{
 		Location: to.Ptr(v.location),
+		Zones:    v.zones(),
 		Tags:     v.tags,
 		Identity: &armcompute.VirtualMachineIdentity{
 			Type:                   to.Ptr(armcompute.ResourceIdentityTypeUserAssigned),
