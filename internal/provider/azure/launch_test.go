@@ -288,7 +288,7 @@ func TestSkuNotAvailable(t *testing.T) {
 func TestThrottling(t *testing.T) {
 	e := newEnv(t)
 	e.sim.SetARMThrottles()
-	e.model.SetBucket(arm.BucketWrites, 2, 0.5)
+	e.model.SetBucket(arm.BucketWrites, 2, 1.0/3)
 	res := launch(t, e, workers("th", 5, "th-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
 	if len(res.Machines) != 5 {
 		t.Fatalf("got %d machines", len(res.Machines))
@@ -299,8 +299,9 @@ func TestThrottling(t *testing.T) {
 			throttled++
 		}
 	}
-	if throttled == 0 || !slices.Contains(e.slept, 2*time.Second) {
-		t.Errorf("%d throttled requests, sleeps %v: want throttling and 2s waits (Retry-After)", throttled, e.slept)
+	// A write token every 3 s: Retry-After says 3 (polls sleep 1, 2, 4, 5 s).
+	if throttled == 0 || !slices.Contains(e.slept, 3*time.Second) {
+		t.Errorf("%d throttled requests, sleeps %v: want throttling and 3s waits (Retry-After)", throttled, e.slept)
 	}
 
 	// The Compute RP's VM budget: 1500 burst, 500 a minute.

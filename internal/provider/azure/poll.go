@@ -14,13 +14,17 @@ import (
 // wait polls a long-running operation until it ends and returns its result.
 // The SDK's PollUntilDone refuses a frequency under a second and sleeps on
 // the wall clock; this loop sleeps through the provider's injected Sleep,
-// so tests against the simulator run on its manual clock.
+// so tests against the simulator run on its manual clock. Polls start a
+// second apart (many network and identity operations end in a second or
+// two) and back off to PollInterval.
 func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {
+	d := min(p.opts.PollInterval, time.Second)
 	for !poller.Done() {
-		if err := p.opts.Sleep(ctx, p.opts.PollInterval); err != nil {
+		if err := p.opts.Sleep(ctx, d); err != nil {
 			var zero T
 			return zero, err
 		}
+		d = min(2*d, p.opts.PollInterval)
 		if _, err := poller.Poll(ctx); err != nil {
 			var zero T
 			return zero, err
