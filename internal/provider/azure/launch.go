@@ -134,7 +134,9 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 	if err != nil {
 		return res, err
 	}
-	script, err := bootstrap.Render(req.Boot, bootstrap.Options{Target: bootstrap.Azure, WorkerName: req.Cluster + "-worker", APIEndpoint: p.opts.Endpoint})
+	// One custom data serves every VM of a set, so no worker name is given:
+	// each Dask worker is named after its host.
+	script, err := bootstrap.Render(req.Boot, bootstrap.Options{Target: bootstrap.Azure, APIEndpoint: p.opts.Endpoint})
 	if err != nil {
 		return res, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "bootstrap", Msg: err.Error(), Err: err}
 	}
