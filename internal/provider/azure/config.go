@@ -151,6 +151,7 @@ func (p *Provider) credential(cfg cloud.Configuration) (azcore.TokenCredential, 
 // machine's loopback or a plain-HTTP test endpoint.
 type staticCredential string
 
+// GetToken implements azcore.TokenCredential.
 func (s staticCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
@@ -158,6 +159,7 @@ func (s staticCredential) GetToken(context.Context, policy.TokenRequestOptions) 
 // authCredential marks token failures so they classify as ErrAuth.
 type authCredential struct{ azcore.TokenCredential }
 
+// GetToken implements azcore.TokenCredential.
 func (a authCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	t, err := a.TokenCredential.GetToken(ctx, o)
 	if err != nil && ctx.Err() == nil {

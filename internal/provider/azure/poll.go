@@ -41,6 +41,7 @@ func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T
 // alone.
 type throttlePolicy struct{ p *Provider }
 
+// Do implements policy.Policy.
 func (t *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 	o := t.p.opts
 	for try := 0; ; try++ {
