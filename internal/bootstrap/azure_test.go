@@ -10,9 +10,9 @@ import (
 	"github.com/burstdev/burst/pkg/spec"
 )
 
-// needTool returns the path of a tool a test runs; without it the test
+// needAzureTool returns the path of a tool a test runs; without it the test
 // skips, or fails when CI says nothing may skip.
-func needTool(t *testing.T, name string) string {
+func needAzureTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -45,7 +45,7 @@ func azureScripts(t *testing.T) map[string]string {
 }
 
 func TestAzureScriptShellcheck(t *testing.T) {
-	sc := needTool(t, "shellcheck")
+	sc := needAzureTool(t, "shellcheck")
 	for name, s := range azureScripts(t) {
 		t.Run(name, func(t *testing.T) {
 			if len(s) >= MaxUserData {
@@ -70,6 +70,7 @@ func TestAzureScriptContents(t *testing.T) {
 		"identity/oauth2/token",
 		"instance/compute/resourceId",
 		"forceDeletion=true",
+		"--retry 4",
 		`burst_arg="$burst_arg-$(hostname)"`,
 	} {
 		if !strings.Contains(s, want) {
@@ -88,7 +89,7 @@ func TestAzureScriptContents(t *testing.T) {
 // worker name must get the host name appended, and other arguments must
 // pass through untouched.
 func TestAzureWorkerName(t *testing.T) {
-	sh := needTool(t, "sh")
+	sh := needAzureTool(t, "sh")
 	s := azureScripts(t)["dask-worker"]
 	start := strings.Index(s, "burst_dask() {\n\tif")
 	end := strings.Index(s[start:], "\n}\n")

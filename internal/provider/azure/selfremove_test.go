@@ -42,7 +42,6 @@ func selfRemoval(t *testing.T, script, imds string) string {
 	end := strings.Index(script[fn:], "\n}\n")
 	s := script[start : fn+end+3]
 	s = strings.Replace(s, "BURST_IMDS=http://169.254.169.254/metadata", "BURST_IMDS="+imds+"/metadata", 1)
-	s = strings.Replace(s, "BURST_RETRY_SLEEP=10", "BURST_RETRY_SLEEP=0", 1)
 	return "log() { printf '%s\\n' \"$*\" >&2; }\n" + s + "burst_self_remove 'idle for 1200s'\n"
 }
 
