@@ -67,22 +67,32 @@ burst_stop_workload() {
 }
 
 # Target azure: a guest shutdown leaves an Azure VM allocated and billed, so
-# the machine deletes itself through ARM with its managed identity (whose
-# role is limited to the cluster's resource group). If that fails it powers
-# off, and `burst gc` deletes the VM.
+# the machine deletes itself through ARM with the cluster's user-assigned
+# managed identity, whose only role is Virtual Machine Contributor on the
+# cluster's resource group (no credential is in this script: IMDS hands out
+# the token). Deleting a VM of a Flexible scale set also lowers the set's
+# capacity, and the VM's NIC and disk go with it (deleteOption Delete). If
+# every attempt fails the machine powers off, and `burst down` or `burst gc`
+# deletes the VM.
 BURST_ARM_API='https://management.azure.com'
+BURST_IMDS=http://169.254.169.254/metadata
+# curl retries what is transient (timeouts, 429, 5xx) and fails at once on
+# the rest (403: the identity has no role here; 404: no identity).
+burst_curl() {
+	curl -fsS --max-time 30 --retry 4 --retry-delay 3 "$@"
+}
 burst_imds() {
-	curl -fsS -H 'Metadata: true' "http://169.254.169.254/metadata/$1"
+	burst_curl -H 'Metadata: true' "$BURST_IMDS/$1"
 }
 burst_self_remove() {
 	token=$(burst_imds "identity/oauth2/token?api-version=2018-02-01&resource=$BURST_ARM_API/" | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')
 	id=$(burst_imds 'instance/compute/resourceId?api-version=2021-02-01&format=text')
-	if [ -n "$token" ] && [ -n "$id" ] && curl -fsS -X DELETE -H "Authorization: Bearer $token" \
+	if [ -n "$token" ] && [ -n "$id" ] && burst_curl -X DELETE -H "Authorization: Bearer $token" \
 		"$BURST_ARM_API$id?api-version=2024-07-01&forceDeletion=true" >/dev/null; then
 		log "delete requested"
 		return 0
 	fi
-	log "self-delete failed; powering off (burst gc removes the VM)"
+	log "self-delete failed; powering off (burst down or burst gc deletes the VM)"
 	shutdown -h now "burst: $1" || poweroff -f
 }
 

@@ -3,6 +3,7 @@ package all
 import (
 	"github.com/burstdev/burst/internal/provider"
 	"github.com/burstdev/burst/internal/provider/aws"
+	"github.com/burstdev/burst/internal/provider/azure"
 	"github.com/burstdev/burst/internal/provider/gcp"
 	"github.com/burstdev/burst/internal/provider/local"
 )
@@ -10,8 +11,9 @@ import (
 // Registry returns the registry of shipped providers.
 func Registry() *provider.Registry {
 	return provider.NewRegistry(
-		aws.Entry,
 		local.Entry,
+		aws.Entry,
 		gcp.Entry,
+		azure.Entry,
 	)
 }

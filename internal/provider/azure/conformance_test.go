@@ -1,0 +1,48 @@
+package azure_test
+
+import (
+	"testing"
+
+	"github.com/burstdev/burst/internal/cloudsim"
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/providertest"
+)
+
+// TestConformance runs the provider contract suite over HTTP against the
+// ARM simulator, with capacity and faults injected in the simulator.
+func TestConformance(t *testing.T) {
+	providertest.Run(t, func(t *testing.T) *providertest.Harness {
+		e := newEnv(t)
+		return &providertest.Harness{
+			Provider: e.p,
+			SetCapacity: func(o plan.Offering, n int) {
+				e.sim.SetRegionCapacity(o.InstanceType, o.Region, string(o.Capacity), n)
+			},
+			Fail: func(method string, kind error) {
+				action := map[string]string{
+					"Launch":    "Microsoft.Compute/virtualMachineScaleSets/write",
+					"Machines":  "Microsoft.Resources/subscriptions/resourceGroups/read",
+					"Terminate": "Microsoft.Compute/virtualMachineScaleSets/delete/action",
+				}[method]
+				f := cloudsim.Fault{Service: "arm", Action: action, Times: 1}
+				switch kind {
+				case provider.ErrNoCapacity:
+					f.Kind = cloudsim.KindCapacity
+				case provider.ErrQuota:
+					f.Kind = cloudsim.KindQuota
+				case provider.ErrThrottled:
+					// Every try, the first and MaxRetries retries, is throttled.
+					f.Kind, f.Times = cloudsim.KindThrottle, e.opts.MaxRetries+1
+				case provider.ErrAuth:
+					f.Kind = cloudsim.KindAuth
+				case provider.ErrInvalid:
+					f.Kind = cloudsim.KindInvalid
+				default:
+					t.Fatalf("no fault for %v", kind)
+				}
+				e.model.Inject(f)
+			},
+		}
+	})
+}

@@ -1,0 +1,428 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+
+	"github.com/burstdev/burst/internal/bootstrap"
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// Scale set limits: a Flexible scale set holds up to 1000 VMs, 200 of the
+// limited families (N-series GPUs, H-series HPC); an instance mix lists up
+// to five sizes.
+const (
+	maxSetVMs        = 1000
+	maxLimitedSetVMs = 200
+	maxMixSizes      = 5
+	// setsInFlight bounds the scale sets one Launch creates at once.
+	setsInFlight = 4
+)
+
+// limited reports whether a size belongs to a family Azure caps at 200
+// VMs per Flexible scale set.
+func limited(size string) bool {
+	n := strings.TrimPrefix(size, "Standard_")
+	return strings.HasPrefix(n, "N") || strings.HasPrefix(n, "H")
+}
+
+// mixable reports whether a size may join an instance mix: not a GPU size
+// and not a limited family.
+func mixable(o plan.Offering) bool { return o.GPUs == 0 && !limited(o.InstanceType) }
+
+// batch is one scale set's worth of offerings: a location and the sizes it
+// may use (several make an instance mix).
+type batch struct {
+	location, zone string
+	offerings      []plan.Offering
+}
+
+// batches groups offerings, keeping the planner's order: each batch starts
+// at the next unused offering and, when that size can join an instance
+// mix, takes the next mixable sizes of the same location (and zone, for a
+// zonal offering) and architecture, up to five. Capacity for a cluster is then sought size by size inside a
+// location before another location is tried.
+func batches(offs []plan.Offering) []batch {
+	used := make([]bool, len(offs))
+	var out []batch
+	for i, o := range offs {
+		if used[i] {
+			continue
+		}
+		used[i] = true
+		b := batch{location: o.Region, zone: o.Zone, offerings: []plan.Offering{o}}
+		if mixable(o) {
+			for j := i + 1; j < len(offs) && len(b.offerings) < maxMixSizes; j++ {
+				q := offs[j]
+				if used[j] || q.Region != o.Region || q.Zone != o.Zone || q.Arch != o.Arch || !mixable(q) ||
+					slices.ContainsFunc(b.offerings, func(x plan.Offering) bool { return x.InstanceType == q.InstanceType }) {
+					continue
+				}
+				used[j] = true
+				b.offerings = append(b.offerings, q)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func (b batch) setLimit() int {
+	for _, o := range b.offerings {
+		if limited(o.InstanceType) {
+			return maxLimitedSetVMs
+		}
+	}
+	return maxSetVMs
+}
+
+func chunks(n, size int) []int {
+	var out []int
+	for n > 0 {
+		c := min(n, size)
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}
+
+// Launch implements provider.Provider. Workers go into Flexible scale sets
+// whose capacity is set in one PUT (several sets past 1000 VMs, or 200 for
+// limited families); the head is a single VM. Offerings are tried in
+// order, a location's mixable sizes together as an instance mix. A set
+// that got fewer VMs than asked is scaled down to what it got, so Azure
+// does not fill it later unasked, and the shortfall is a failure of its
+// offerings with ErrNoCapacity or ErrQuota.
+//
+// Sets and head VMs are named from req.Token and tagged with it; a Launch
+// that finds its token's resources returns their machines and creates
+// nothing.
+func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*provider.LaunchResult, error) {
+	res := &provider.LaunchResult{}
+	if req.Count <= 0 || len(req.Offerings) == 0 || req.Token == "" || req.Cluster == "" {
+		return res, provider.Errorf(provider.ErrInvalid, provider.ScopeOffering, "azure: a launch needs a cluster, a count, offerings and a token")
+	}
+	for _, o := range req.Offerings {
+		if o.Provider != Name {
+			return res, provider.Errorf(provider.ErrInvalid, provider.ScopeOffering, "azure: offering %s is not an azure offering", o)
+		}
+		if o.Capacity != req.Offerings[0].Capacity {
+			return res, provider.Errorf(provider.ErrInvalid, provider.ScopeOffering, "azure: one launch takes one capacity type (%s and %s)", req.Offerings[0].Capacity, o.Capacity)
+		}
+	}
+	if err := p.init(); err != nil {
+		return res, err
+	}
+	found, ms, err := p.launched(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	if found {
+		res.Machines = ms
+		return res, nil
+	}
+	key, err := p.publicKey(req.Cluster)
+	if err != nil {
+		return res, err
+	}
+	// One custom data serves every VM of a set, so no worker name is given:
+	// each Dask worker is named after its host.
+	script, err := bootstrap.Render(req.Boot, bootstrap.Options{Target: bootstrap.Azure, APIEndpoint: p.opts.Endpoint})
+	if err != nil {
+		return res, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "bootstrap", Msg: err.Error(), Err: err}
+	}
+	tags := map[string]*string{}
+	for k, v := range req.Tags {
+		tags[k] = to.Ptr(v)
+	}
+	tags[provider.TagCluster] = to.Ptr(req.Cluster)
+	tags[provider.TagRole] = to.Ptr(string(req.Role))
+	tags[TagToken] = to.Ptr(req.Token)
+	prof := vmProfile{cluster: req.Cluster, capacity: req.Offerings[0].Capacity, tags: tags,
+		customData: encodeCustomData(script), sshKey: key, diskGB: diskGB(int64(req.Disk))}
+	if req.Role == spec.RoleHead {
+		err = p.launchHeads(ctx, req, prof, res)
+	} else {
+		err = p.launchWorkers(ctx, req, prof, res)
+	}
+	return res, err
+}
+
+// retryable reports whether another offering may succeed where err failed.
+func retryable(err error) bool {
+	return errors.Is(err, provider.ErrNoCapacity) || errors.Is(err, provider.ErrQuota)
+}
+
+// regional reports whether err rules out the rest of a location for this
+// capacity type: the regional vCPU quota, on demand or Spot.
+func regional(err error) bool {
+	var pe *provider.Error
+	return errors.As(err, &pe) && pe.Kind == provider.ErrQuota && strings.Contains(pe.Msg, "Total Regional")
+}
+
+func addFailures(res *provider.LaunchResult, offs []plan.Offering, err error) {
+	for _, o := range offs {
+		res.Failures = append(res.Failures, provider.OfferingError{Offering: o, Err: err})
+	}
+}
+
+func (p *Provider) launchWorkers(ctx context.Context, req provider.LaunchRequest, prof vmProfile, res *provider.LaunchResult) error {
+	remaining := req.Count
+	setIdx := 0
+	blocked := map[string]error{}
+	for _, b := range batches(req.Offerings) {
+		if remaining == 0 {
+			break
+		}
+		if err := blocked[b.location]; err != nil {
+			addFailures(res, b.offerings, err)
+			continue
+		}
+		if err := p.ensureRegion(ctx, req.Cluster, b.location, req.Tags); err != nil {
+			if !retryable(err) {
+				return err
+			}
+			addFailures(res, b.offerings, err)
+			continue
+		}
+		v := prof
+		v.location, v.zone, v.rg = b.location, b.zone, resourceGroup(req.Cluster, b.location)
+		counts := chunks(remaining, b.setLimit())
+		type result struct {
+			ms  []provider.Machine
+			err error
+		}
+		results := make([]result, len(counts))
+		sem := make(chan struct{}, setsInFlight)
+		var wg sync.WaitGroup
+		for i, n := range counts {
+			name := scaleSetName(req.Cluster, req.Token, setIdx+i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				results[i].ms, results[i].err = p.createSet(ctx, v, name, b.offerings, n)
+			}()
+		}
+		wg.Wait()
+		setIdx += len(counts)
+		var batchErr error
+		for _, r := range results {
+			res.Machines = append(res.Machines, r.ms...)
+			remaining -= len(r.ms)
+			if r.err != nil && (batchErr == nil || retryable(batchErr) && !retryable(r.err)) {
+				batchErr = r.err
+			}
+		}
+		if batchErr == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !retryable(batchErr) {
+			return batchErr
+		}
+		addFailures(res, b.offerings, batchErr)
+		if regional(batchErr) {
+			blocked[b.location] = batchErr
+		}
+	}
+	return nil
+}
+
+// createSet makes one Flexible scale set of n VMs and returns the machines
+// it got.
+func (p *Provider) createSet(ctx context.Context, v vmProfile, name string, sizes []plan.Offering, n int) ([]provider.Machine, error) {
+	const op = "VirtualMachineScaleSets.CreateOrUpdate"
+	body := p.scaleSetBody(v, name, sizes, n)
+	poller, err := p.c.sets.BeginCreateOrUpdate(ctx, v.rg, name, body, nil)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	_, opErr := wait(ctx, p, poller)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	setID := p.groupID(v.rg) + "/providers/Microsoft.Compute/virtualMachineScaleSets/" + name
+	vms, err := p.listVMs(ctx, v.rg, setID)
+	if err != nil {
+		return nil, err
+	}
+	ms := make([]provider.Machine, 0, len(vms))
+	for _, vm := range vms {
+		ms = append(ms, p.machine(vm, v.tags, nil))
+	}
+	if len(ms) >= n {
+		return ms, nil
+	}
+	// Azure keeps a set's capacity at what was asked and may fill it
+	// later, unasked: bring it down to what exists.
+	if err := p.resizeSet(ctx, v.rg, name, body.SKU, len(ms)); err != nil && opErr == nil {
+		opErr = err
+	}
+	if opErr == nil {
+		opErr = &provider.Error{Kind: provider.ErrNoCapacity, Scope: provider.ScopeOffering, Op: op, Code: "AllocationFailed",
+			Msg: fmt.Sprintf("scale set %s got %d of %d VMs", name, len(ms), n)}
+	}
+	return ms, classify(op, opErr)
+}
+
+func (p *Provider) resizeSet(ctx context.Context, rg, name string, sku *armcompute.SKU, capacity int) error {
+	s := *sku
+	s.Capacity = to.Ptr(int64(capacity))
+	poller, err := p.c.sets.BeginUpdate(ctx, rg, name, armcompute.VirtualMachineScaleSetUpdate{SKU: &s}, nil)
+	if err != nil {
+		return classify("VirtualMachineScaleSets.Update", err)
+	}
+	if _, err := wait(ctx, p, poller); err != nil {
+		return classify("VirtualMachineScaleSets.Update", err)
+	}
+	return nil
+}
+
+// launchHeads makes req.Count single VMs (the engine asks for one head),
+// each trying the offerings in order.
+func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, prof vmProfile, res *provider.LaunchResult) error {
+	const op = "VirtualMachines.CreateOrUpdate"
+	for k := 0; k < req.Count; k++ {
+		got := false
+		for i, o := range req.Offerings {
+			if err := p.ensureRegion(ctx, req.Cluster, o.Region, req.Tags); err != nil {
+				if !retryable(err) {
+					return err
+				}
+				addFailures(res, []plan.Offering{o}, err)
+				continue
+			}
+			v := prof
+			v.location, v.zone, v.rg = o.Region, o.Zone, resourceGroup(req.Cluster, o.Region)
+			name := headName(req.Cluster, req.Token, k*len(req.Offerings)+i)
+			poller, err := p.c.vms.BeginCreateOrUpdate(ctx, v.rg, name, p.vmBody(v, name, o), nil)
+			var vm armcompute.VirtualMachinesClientCreateOrUpdateResponse
+			if err == nil {
+				vm, err = wait(ctx, p, poller)
+			}
+			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return cerr
+				}
+				e := classify(op, err)
+				if !retryable(e) {
+					return e
+				}
+				addFailures(res, []plan.Offering{o}, e)
+				// A VM whose allocation failed stays behind, Failed.
+				p.deleteVM(ctx, v.rg, name)
+				continue
+			}
+			res.Machines = append(res.Machines, p.machine(&vm.VirtualMachine, nil, nil))
+			got = true
+			break
+		}
+		if !got {
+			break
+		}
+	}
+	return nil
+}
+
+// deleteVM asks Azure to delete a VM and does not wait.
+func (p *Provider) deleteVM(ctx context.Context, rg, name string) error {
+	_, err := p.c.vms.BeginDelete(ctx, rg, name, &armcompute.VirtualMachinesClientBeginDeleteOptions{ForceDeletion: to.Ptr(true)})
+	if err != nil && !isNotFound(err) {
+		return classify("VirtualMachines.Delete", err)
+	}
+	return nil
+}
+
+// launched finds what an earlier Launch with req.Token made.
+func (p *Provider) launched(ctx context.Context, req provider.LaunchRequest) (bool, []provider.Machine, error) {
+	found := false
+	var out []provider.Machine
+	var locs []string
+	for _, o := range req.Offerings {
+		locs = append(locs, o.Region)
+	}
+	for _, loc := range dedupe(locs) {
+		rg := resourceGroup(req.Cluster, loc)
+		if req.Role == spec.RoleHead {
+			vms, err := p.listVMs(ctx, rg, "")
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return false, nil, err
+			}
+			for _, vm := range vms {
+				if vm.Tags[TagToken] != nil && *vm.Tags[TagToken] == req.Token {
+					found = true
+					out = append(out, p.machine(vm, nil, nil))
+				}
+			}
+			continue
+		}
+		sets, err := p.listSets(ctx, rg)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, nil, err
+		}
+		for _, s := range sets {
+			if s.Tags[TagToken] == nil || *s.Tags[TagToken] != req.Token || s.ID == nil {
+				continue
+			}
+			found = true
+			vms, err := p.listVMs(ctx, rg, *s.ID)
+			if err != nil {
+				return false, nil, err
+			}
+			for _, vm := range vms {
+				out = append(out, p.machine(vm, s.Tags, nil))
+			}
+		}
+	}
+	return found, out, nil
+}
+
+func (p *Provider) listSets(ctx context.Context, rg string) ([]*armcompute.VirtualMachineScaleSet, error) {
+	var out []*armcompute.VirtualMachineScaleSet
+	pager := p.c.sets.NewListPager(rg, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify("VirtualMachineScaleSets.List", err)
+		}
+		out = append(out, page.Value...)
+	}
+	return out, nil
+}
+
+// listVMs lists a group's VMs, or one scale set's when setID is given.
+func (p *Provider) listVMs(ctx context.Context, rg, setID string) ([]*armcompute.VirtualMachine, error) {
+	var opts *armcompute.VirtualMachinesClientListOptions
+	if setID != "" {
+		opts = &armcompute.VirtualMachinesClientListOptions{Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID))}
+	}
+	var out []*armcompute.VirtualMachine
+	pager := p.c.vms.NewListPager(rg, opts)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify("VirtualMachines.List", err)
+		}
+		out = append(out, page.Value...)
+	}
+	return out, nil
+}

@@ -1,0 +1,406 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+
+	"github.com/burstdev/burst/internal/bootstrap"
+	"github.com/burstdev/burst/internal/provider"
+)
+
+// VirtualMachineContributor is the built-in role a cluster's managed
+// identity gets on the cluster's resource group, so a machine can delete
+// itself (and nothing outside its cluster).
+const VirtualMachineContributor = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+
+// Address space of a cluster's virtual network: one /16 subnet holds far
+// more than the largest cluster.
+const (
+	vnetPrefix   = "10.0.0.0/16"
+	subnetPrefix = "10.0.0.0/16"
+)
+
+// Prepare implements provider.Preparer: in each location, the cluster's
+// resource group, NSG, virtual network and subnet, and the managed identity
+// with its role on the group. Every step is a PUT by name, so Prepare is
+// idempotent; a process does it once per cluster and location (each run of
+// burst again, which also brings the NSG up to the caller's current
+// address). It also makes the cluster's SSH key.
+func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
+	if err := p.init(); err != nil {
+		return err
+	}
+	if _, err := p.publicKey(req.Cluster); err != nil {
+		return err
+	}
+	for _, loc := range dedupe(req.Regions) {
+		if err := p.ensureRegion(ctx, req.Cluster, loc, req.Tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dedupe(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// groupTags are the tags of a cluster's shared resources: the cluster's
+// own, without the per-role ones.
+func groupTags(cluster string, tags map[string]string) map[string]*string {
+	out := map[string]*string{provider.TagCluster: to.Ptr(cluster)}
+	for k, v := range tags {
+		switch k {
+		case provider.TagRole, TagToken, "Name":
+			continue
+		}
+		out[k] = to.Ptr(v)
+	}
+	if _, ok := out[provider.TagOwner]; !ok {
+		out[provider.TagOwner] = to.Ptr("unknown")
+	}
+	return out
+}
+
+// ensureRegion prepares a location once per process: Launch calls it, so a
+// launch that fails over to a location Prepare did not know still has its
+// network.
+// Concurrent launches into a new location wait for one preparation rather
+// than PUT the same network at once (ARM answers a second concurrent write
+// of a virtual network with AnotherOperationInProgress).
+func (p *Provider) ensureRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
+	key := cluster + "/" + location
+	p.mu.Lock()
+	if p.prepared[key] {
+		p.mu.Unlock()
+		return nil
+	}
+	lock, ok := p.preparing[key]
+	if !ok {
+		lock = &sync.Mutex{}
+		p.preparing[key] = lock
+	}
+	p.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	p.mu.Lock()
+	done := p.prepared[key]
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	return p.prepareRegion(ctx, cluster, location, tags)
+}
+
+func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
+	rg := resourceGroup(cluster, location)
+	gt := groupTags(cluster, tags)
+	if _, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil); err != nil {
+		return classify("ResourceGroups.CreateOrUpdate", err)
+	}
+	cidr, err := p.callerCIDR(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var netErr, idErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		netErr = p.prepareNetwork(ctx, cluster, rg, location, cidr, gt)
+	}()
+	go func() {
+		defer wg.Done()
+		idErr = p.prepareIdentity(ctx, cluster, rg, location, gt)
+	}()
+	wg.Wait()
+	if err := errors.Join(netErr, idErr); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.prepared[cluster+"/"+location] = true
+	p.mu.Unlock()
+	return nil
+}
+
+// prepareNetwork makes the NSG and the virtual network. The NSG keeps
+// Azure's default rules, which allow traffic inside the virtual network
+// (the cluster) and deny other inbound traffic, and adds SSH and the Dask
+// ports from the caller's address only. The subnet keeps default outbound
+// access so machines can pull images without a NAT gateway.
+func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location, cidr string, tags map[string]*string) error {
+	rule := func(name string, prio int32, ports ...string) *armnetwork.SecurityRule {
+		r := &armnetwork.SecurityRule{Name: to.Ptr(name), Properties: &armnetwork.SecurityRulePropertiesFormat{
+			Priority: to.Ptr(prio), Direction: to.Ptr(armnetwork.SecurityRuleDirectionInbound),
+			Access: to.Ptr(armnetwork.SecurityRuleAccessAllow), Protocol: to.Ptr(armnetwork.SecurityRuleProtocolTCP),
+			SourceAddressPrefix: to.Ptr(cidr), SourcePortRange: to.Ptr("*"), DestinationAddressPrefix: to.Ptr("*"),
+			Description: to.Ptr("burst: from the address that ran burst"),
+		}}
+		if len(ports) == 1 {
+			r.Properties.DestinationPortRange = to.Ptr(ports[0])
+		} else {
+			r.Properties.DestinationPortRanges = to.SliceOfPtrs(ports...)
+		}
+		return r
+	}
+	nsg := armnetwork.SecurityGroup{Location: to.Ptr(location), Tags: tags, Properties: &armnetwork.SecurityGroupPropertiesFormat{
+		SecurityRules: []*armnetwork.SecurityRule{
+			rule("burst-ssh", 100, "22"),
+			rule("burst-dask", 110, fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)),
+		},
+	}}
+	np, err := p.c.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(cluster), nsg, nil)
+	if err != nil {
+		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
+	}
+	nsgRes, err := wait(ctx, p, np)
+	if err != nil {
+		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
+	}
+	vnet := armnetwork.VirtualNetwork{Location: to.Ptr(location), Tags: tags, Properties: &armnetwork.VirtualNetworkPropertiesFormat{
+		AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: to.SliceOfPtrs(vnetPrefix)},
+		Subnets: []*armnetwork.Subnet{{Name: to.Ptr(subnetName), Properties: &armnetwork.SubnetPropertiesFormat{
+			AddressPrefix:         to.Ptr(subnetPrefix),
+			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: nsgRes.ID},
+			DefaultOutboundAccess: to.Ptr(true),
+		}}},
+	}}
+	vp, err := p.c.vnets.BeginCreateOrUpdate(ctx, rg, vnetName(cluster), vnet, nil)
+	if err != nil {
+		return classify("VirtualNetworks.CreateOrUpdate", err)
+	}
+	if _, err := wait(ctx, p, vp); err != nil {
+		return classify("VirtualNetworks.CreateOrUpdate", err)
+	}
+	return nil
+}
+
+// prepareIdentity makes the cluster's user-assigned managed identity and
+// gives it Virtual Machine Contributor on the cluster's resource group and
+// nothing else: what a machine needs to delete itself.
+func (p *Provider) prepareIdentity(ctx context.Context, cluster, rg, location string, tags map[string]*string) error {
+	id, err := p.c.ids.CreateOrUpdate(ctx, rg, identityName(cluster), armmsi.Identity{Location: to.Ptr(location), Tags: tags}, nil)
+	if err != nil {
+		return classify("UserAssignedIdentities.CreateOrUpdate", err)
+	}
+	if id.Properties == nil || id.Properties.PrincipalID == nil {
+		return fmt.Errorf("azure: the identity %s has no principal ID", identityName(cluster))
+	}
+	scope := p.groupID(rg)
+	params := armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		PrincipalID:      id.Properties.PrincipalID,
+		RoleDefinitionID: to.Ptr("/subscriptions/" + p.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + VirtualMachineContributor),
+		// Saying what the principal is lets ARM assign a just-made
+		// identity before it replicates through Entra ID.
+		PrincipalType: to.Ptr(armauthorization.PrincipalTypeServicePrincipal),
+	}}
+	backoff := 2 * time.Second
+	for try := 0; ; try++ {
+		_, err = p.c.roles.Create(ctx, scope, p.roleAssignmentName(rg, cluster), params, nil)
+		if err == nil {
+			return nil
+		}
+		e := classify("RoleAssignments.Create", err)
+		var pe *provider.Error
+		if errors.As(e, &pe) {
+			switch pe.Code {
+			case "RoleAssignmentExists":
+				return nil
+			case "PrincipalNotFound":
+				// A new identity can take a while to reach the directory.
+				if try < 8 {
+					if err := p.opts.Sleep(ctx, backoff); err != nil {
+						return err
+					}
+					backoff = min(2*backoff, 30*time.Second)
+					continue
+				}
+			}
+			if pe.Kind == provider.ErrAuth {
+				pe.Msg += " (burst assigns its cluster identity a role on the cluster's resource group: it needs Microsoft.Authorization/roleAssignments/write, see `burst policy azure`)"
+			}
+		}
+		return e
+	}
+}
+
+func (p *Provider) groupID(rg string) string {
+	return "/subscriptions/" + p.sub + "/resourceGroups/" + rg
+}
+
+func (p *Provider) identityID(rg, cluster string) string {
+	return p.groupID(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + identityName(cluster)
+}
+
+func (p *Provider) subnetID(rg, cluster string) string {
+	return p.groupID(rg) + "/providers/Microsoft.Network/virtualNetworks/" + vnetName(cluster) + "/subnets/" + subnetName
+}
+
+func (p *Provider) roleAssignmentName(rg, cluster string) string {
+	return guid(p.sub, rg, identityName(cluster), VirtualMachineContributor)
+}
+
+// callerCIDR is the address range allowed in from outside.
+func (p *Provider) callerCIDR(ctx context.Context) (string, error) {
+	if c := p.opts.CallerCIDR; c != "" {
+		return normaliseCIDR(c)
+	}
+	if p.sim {
+		return "127.0.0.1/32", nil
+	}
+	lookup := p.opts.CallerIP
+	if lookup == nil {
+		lookup = p.publicIP
+	}
+	ip, err := lookup(ctx)
+	if err != nil {
+		return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
+			Msg: fmt.Sprintf("cannot find this machine's public address to open SSH and Dask to it (%v); set azure.caller_cidr (BURST_AZURE_CALLER_CIDR)", err)}
+	}
+	return normaliseCIDR(ip)
+}
+
+func normaliseCIDR(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if _, n, err := net.ParseCIDR(s); err == nil {
+		if ones, _ := n.Mask.Size(); ones == 0 {
+			return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
+				Msg: fmt.Sprintf("caller CIDR %s opens SSH and Dask to the whole internet; name your own address", s)}
+		}
+		return n.String(), nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address", Msg: fmt.Sprintf("%q is not an IP address or CIDR", s)}
+	}
+	if ip.To4() != nil {
+		return ip.String() + "/32", nil
+	}
+	return ip.String() + "/128", nil
+}
+
+// publicIP asks a public echo service for this machine's address.
+func (p *Provider) publicIP(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.ipify.org", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := p.opts.HTTPClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 100))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("api.ipify.org answered %s", resp.Status)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Cleanup implements provider.Preparer: it removes the cluster's role
+// assignment and deletes its resource groups (one call removes everything
+// in a group), waits until they are gone, and removes the SSH key.
+// Already-gone groups are not an error.
+func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	if err := p.init(); err != nil {
+		return err
+	}
+	groups, err := p.clusterGroups(ctx, cluster, regions)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.deleteGroup(ctx, cluster, g)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for k := range p.prepared {
+		if strings.HasPrefix(k, cluster+"/") {
+			delete(p.prepared, k)
+		}
+	}
+	p.mu.Unlock()
+	if len(regions) == 0 {
+		return p.forgetKey(cluster)
+	}
+	return nil
+}
+
+func (p *Provider) deleteGroup(ctx context.Context, cluster string, g *armresources.ResourceGroup) error {
+	rg := *g.Name
+	// A role assignment at a deleted scope would linger in the directory.
+	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
+		return classify("RoleAssignments.Delete", err)
+	}
+	poller, err := p.c.groups.BeginDelete(ctx, rg, nil)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return classify("ResourceGroups.Delete", err)
+	}
+	if _, err := wait(ctx, p, poller); err != nil && !isNotFound(err) {
+		return classify("ResourceGroups.Delete", err)
+	}
+	return nil
+}
+
+// clusterGroups lists the resource groups tagged with the cluster (every
+// burst group when cluster is empty), in the given locations (all when
+// none).
+func (p *Provider) clusterGroups(ctx context.Context, cluster string, regions []string) ([]*armresources.ResourceGroup, error) {
+	filter := fmt.Sprintf("tagName eq '%s'", provider.TagCluster)
+	if cluster != "" {
+		filter += fmt.Sprintf(" and tagValue eq '%s'", cluster)
+	}
+	var out []*armresources.ResourceGroup
+	pager := p.c.groups.NewListPager(&armresources.ResourceGroupsClientListOptions{Filter: to.Ptr(filter)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify("ResourceGroups.List", err)
+		}
+		for _, g := range page.Value {
+			if g == nil || g.Name == nil || g.Location == nil {
+				continue
+			}
+			if len(regions) > 0 && !slices.Contains(regions, *g.Location) {
+				continue
+			}
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}

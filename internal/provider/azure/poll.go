@@ -1,0 +1,85 @@
+package azure
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// wait polls a long-running operation until it ends and returns its result.
+// The SDK's PollUntilDone refuses a frequency under a second and sleeps on
+// the wall clock; this loop sleeps through the provider's injected Sleep,
+// so tests against the simulator run on its manual clock. Polls start a
+// second apart (many network and identity operations end in a second or
+// two) and back off to PollInterval.
+func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {
+	d := min(p.opts.PollInterval, time.Second)
+	for !poller.Done() {
+		if err := p.opts.Sleep(ctx, d); err != nil {
+			var zero T
+			return zero, err
+		}
+		d = min(2*d, p.opts.PollInterval)
+		if _, err := poller.Poll(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	return poller.Result(ctx)
+}
+
+// throttlePolicy retries requests ARM throttled (HTTP 429): it waits what
+// Retry-After says (or an exponential backoff with jitter when it says
+// nothing), at most MaxRetryDelay a time, up to MaxRetries times, and then
+// hands the 429 on, which classifies as ErrThrottled. It runs once per
+// call, above the SDK's own retry policy, which is told to leave 429s
+// alone.
+type throttlePolicy struct{ p *Provider }
+
+// Do implements policy.Policy.
+func (t *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
+	o := t.p.opts
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := req.RewindBody(); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := req.Clone(req.Raw().Context()).Next()
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || try >= o.MaxRetries {
+			return resp, err
+		}
+		d := retryAfter(resp)
+		if d <= 0 {
+			d = time.Duration(float64(time.Second) * float64(int(1)<<min(try, 6)) * (0.8 + 0.4*rand.Float64()))
+		}
+		d = min(d, o.MaxRetryDelay)
+		runtime.Drain(resp)
+		if err := o.Sleep(req.Raw().Context(), d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryAfter reads ARM's retry headers: retry-after-ms and
+// x-ms-retry-after-ms in milliseconds, Retry-After in seconds or as a date.
+func retryAfter(resp *http.Response) time.Duration {
+	for _, h := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if v, err := strconv.Atoi(resp.Header.Get(h)); err == nil && v > 0 {
+			return time.Duration(v) * time.Millisecond
+		}
+	}
+	v := resp.Header.Get("Retry-After")
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
