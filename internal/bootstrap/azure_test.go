@@ -35,7 +35,7 @@ func azureScripts(t *testing.T) map[string]string {
 		{"dask-worker", Config{Cluster: "etl", Role: spec.RoleWorker, Workload: spec.Workload{Name: "dask", Image: "ghcr.io/dask/dask:2024.12.1", Pip: []string{"pandas"}}, SchedulerAddress: "tcp://10.0.0.4:8786", IdleTimeout: 20 * time.Minute}},
 		{"none-worker", Config{Cluster: "etl", Role: spec.RoleWorker, Workload: spec.Workload{Name: "none"}}},
 	} {
-		s, err := Render(c.cfg, Options{Target: Azure, WorkerName: "etl-worker"})
+		s, err := Render(c.cfg, Options{Target: Azure})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
