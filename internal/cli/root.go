@@ -86,6 +86,9 @@ processes on this machine (the local provider).`,
 	pf.StringP("output", "o", "text", "output format: text or json (env BURST_OUTPUT)")
 	pf.String("config", "", "config file (env BURST_CONFIG; default $XDG_CONFIG_HOME/burst/config.yaml)")
 	pf.CountP("verbose", "v", "print more detail on stderr (repeat for more)")
+	pf.String("profile", "", "AWS shared-config profile (env BURST_AWS_PROFILE; default the SDK's)")
+	pf.String("project", "", "Google Cloud project (env BURST_GCP_PROJECT; default ADC's)")
+	pf.String("subscription", "", "Azure subscription ID (env BURST_AZURE_SUBSCRIPTION; default the Azure CLI's)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageErrorf(err) })
 
 	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster commands:"})

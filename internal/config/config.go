@@ -80,6 +80,14 @@ type Options struct {
 	Getenv func(string) string
 }
 
+// flagKeys maps flags whose names are not their config key: the clouds'
+// own spelling of their account flags.
+var flagKeys = map[string]string{
+	"profile":      "aws.profile",
+	"project":      "gcp.project",
+	"subscription": "azure.subscription",
+}
+
 // Load reads the configuration.
 func Load(opts Options) (*Config, error) {
 	getenv := opts.Getenv
@@ -119,9 +127,18 @@ func Load(opts Options) (*Config, error) {
 	if opts.Flags != nil {
 		opts.Flags.Visit(func(f *pflag.Flag) {
 			key := strings.ReplaceAll(f.Name, "-", "_")
-			if slices.Contains(keys, key) {
-				v.Set(key, f.Value.String())
+			if k, ok := flagKeys[f.Name]; ok {
+				key = k
 			}
+			if !slices.Contains(keys, key) {
+				return
+			}
+			// A slice flag's String is "[a,b]"; config lists are "a,b".
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				v.Set(key, strings.Join(sv.GetSlice(), ","))
+				return
+			}
+			v.Set(key, f.Value.String())
 		})
 	}
 	if err := v.UnmarshalExact(cfg); err != nil {

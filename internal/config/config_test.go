@@ -135,3 +135,20 @@ func TestExplicitFileFlag(t *testing.T) {
 		t.Fatalf("cfg = %+v, err = %v", cfg, err)
 	}
 }
+
+func TestSliceAndCloudFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.StringSlice("region", nil, "")
+	fs.String("project", "", "")
+	fs.String("subscription", "", "")
+	if err := fs.Parse([]string{"--region", "us-east-1,us-west-2", "--project", "p9", "--subscription", "sub-1"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Options{Getenv: env(map[string]string{"HOME": t.TempDir()}), Flags: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "us-east-1,us-west-2" || cfg.GCP.Project != "p9" || cfg.Azure.Subscription != "sub-1" {
+		t.Fatalf("region %q, project %q, subscription %q", cfg.Region, cfg.GCP.Project, cfg.Azure.Subscription)
+	}
+}

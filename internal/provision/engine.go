@@ -517,7 +517,7 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int,
 		for i, cn := range chunks {
 			req := provider.LaunchRequest{
 				Cluster: c.Name, Role: g.Role, Count: cn, Offerings: provOffs,
-				Token: token(c, g, key, attempt, i), Tags: e.Tags(c, g.Role), Boot: boot, Disk: poolOf(c, g.Role).Disk,
+				Token: token(c, g, key+"/"+offeringsKey(provOffs), attempt, i), Tags: e.Tags(c, g.Role), Boot: boot, Disk: poolOf(c, g.Role).Disk,
 			}
 			e.emit(progress.Event{Type: progress.TypeLaunch, Cluster: c.Name, Role: string(g.Role), Provider: name, Count: cn,
 				InstanceType: provOffs[0].InstanceType, Region: provOffs[0].Region, Capacity: string(g.Capacity),
@@ -532,6 +532,7 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int,
 		}
 		wg.Wait()
 		var fatal error
+		throttled := false
 		for i := range chunks {
 			r := results[i]
 			if r != nil {
@@ -547,6 +548,11 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int,
 				got = append(got, alive...)
 				e.reportLaunched(c.Name, g, name, alive)
 				for _, f := range r.Failures {
+					if errors.Is(f.Err, provider.ErrThrottled) {
+						throttled = true
+						causes = append(causes, fmt.Sprintf("%s: %v", f.Offering, f.Err))
+						continue
+					}
 					causes = append(causes, e.markUnavailable(c.Name, f.Offering, f.Err))
 				}
 			}
@@ -554,17 +560,31 @@ func (e *Engine) fill(ctx context.Context, c *spec.Cluster, g plan.Group, n int,
 				if ctx.Err() != nil {
 					return got, n - len(got), causes, ctx.Err()
 				}
-				if provider.Retryable(err) {
+				switch {
+				case errors.Is(err, provider.ErrThrottled):
+					// Throttling says nothing about the offerings: back
+					// off and try the same ones again.
+					throttled = true
+					causes = append(causes, fmt.Sprintf("%s: %v", name, err))
+				case provider.Retryable(err):
 					// The call failed as a whole with a capacity or quota
 					// error: rule out its scope and try what is left.
 					causes = append(causes, e.markUnavailable(c.Name, provOffs[0], err))
-					continue
+				default:
+					fatal = fmt.Errorf("%s: launch: %w", name, err)
 				}
-				fatal = fmt.Errorf("%s: launch: %w", name, err)
 			}
 		}
 		if fatal != nil {
 			return got, n - len(got), causes, fatal
+		}
+		if throttled && len(got) < n {
+			wait := min(time.Duration(1<<attempt)*time.Second, 30*time.Second)
+			e.emit(progress.Event{Type: progress.TypeWarning, Cluster: c.Name, Provider: name,
+				Message: fmt.Sprintf("%s is throttling launches; retrying in %s", name, wait)})
+			if err := e.Sleep(ctx, wait); err != nil {
+				return got, n - len(got), causes, err
+			}
 		}
 	}
 	return got, n - len(got), causes, nil
@@ -580,18 +600,20 @@ func (e *Engine) reportLaunched(cluster string, g plan.Group, name string, ms []
 	}
 	e.emit(progress.Event{Type: progress.TypeLaunched, Cluster: cluster, Role: string(g.Role), Provider: name, Count: len(ms), IDs: ids,
 		InstanceType: ms[0].InstanceType, Zone: ms[0].Zone, Capacity: string(ms[0].Capacity),
-		Message: fmt.Sprintf("launched %s (%s in %s)", plural(len(ms), string(g.Role)), ms[0].InstanceType, ms[0].Zone)})
+		Message: fmt.Sprintf("launched %s (%s in %s)", plural(len(ms), string(g.Role)), ms[0].InstanceType, orRegion(ms[0]))})
 }
 
 // markUnavailable rules out the failure's scope for the TTL and returns a
 // one-line cause.
 func (e *Engine) markUnavailable(cluster string, o plan.Offering, err error) string {
+	// Capacity pools and quotas are per capacity type (a spot quota says
+	// nothing of on-demand), so zone and region scopes keep it.
 	k := o.Key()
 	switch provider.ScopeOf(err) {
 	case provider.ScopeZone:
-		k = plan.Key{Provider: o.Provider, Region: o.Region, Zone: o.Zone}
+		k = plan.Key{Provider: o.Provider, Region: o.Region, Zone: o.Zone, Capacity: o.Capacity}
 	case provider.ScopeRegion:
-		k = plan.Key{Provider: o.Provider, Region: o.Region}
+		k = plan.Key{Provider: o.Provider, Region: o.Region, Capacity: o.Capacity}
 	case provider.ScopeProvider:
 		k = plan.Key{Provider: o.Provider}
 	}
@@ -873,6 +895,24 @@ func (e *Engine) launchKey(obs observation, role spec.Role, target int) string {
 	}
 	sort.Strings(ids)
 	return fmt.Sprintf("%s/%d/%d", strings.Join(ids, ","), target, e.Now().Unix()/900)
+}
+
+// offeringsKey identifies a list of offerings, so a launch whose offerings
+// changed (the unavailable set moved on) gets a new token: EC2 refuses a
+// ClientToken reused with other parameters (IdempotentParameterMismatch).
+func offeringsKey(offs []plan.Offering) string {
+	var b strings.Builder
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%s/%s/%s/%s;", o.InstanceType, o.Region, o.Zone, o.Capacity)
+	}
+	return shortHash(b.String())
+}
+
+func orRegion(m provider.Machine) string {
+	if m.Zone != "" {
+		return m.Zone
+	}
+	return m.Region
 }
 
 // token is a launch call's idempotency token: [a-z0-9-], at most 52

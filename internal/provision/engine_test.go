@@ -467,3 +467,46 @@ func TestMachinesEndingDuringWaitAreReplaced(t *testing.T) {
 		t.Fatalf("reclaimed %v, workers %d, launched %d; want 3 workers after one replacement (1 head + 3 + 1)", reclaimed, res.Workers(), res.Launched)
 	}
 }
+
+func TestThrottledLaunchBacksOffWithoutRulingOutOfferings(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(0))
+	for i := 0; i < 3; i++ {
+		h.fake.Fail("Launch", &provider.Error{Kind: provider.ErrThrottled, Code: "RequestLimitExceeded"})
+	}
+	before := h.now
+	res := mustUp(t, h, cluster(2))
+	if res.Workers() != 2 {
+		t.Fatalf("workers %d after a throttle storm", res.Workers())
+	}
+	if len(h.eng.Unavailable.Entries) != 0 {
+		t.Fatalf("throttling ruled out offerings: %+v", h.eng.Unavailable.Entries)
+	}
+	if waited := h.now.Sub(before); waited < 7*time.Second {
+		t.Fatalf("waited %s across 3 throttled attempts, want backoff (1s+2s+4s)", waited)
+	}
+}
+
+func TestSpotQuotaDoesNotBlockOnDemandFallback(t *testing.T) {
+	h := newHarness(t)
+	c := cluster(2, func(c *spec.Cluster) { c.Workers.Spot = spec.SpotWithFallback })
+	mustUp(t, h, cluster(0, func(c *spec.Cluster) { c.Workers.Spot = spec.SpotWithFallback }))
+	h.fake.Fail("Launch", &provider.Error{Kind: provider.ErrQuota, Scope: provider.ScopeRegion, Code: "MaxSpotInstanceCountExceeded"})
+	res := mustUp(t, h, c)
+	if res.Workers() != 2 {
+		t.Fatalf("workers %d: a spot quota must leave the on-demand leg free", res.Workers())
+	}
+	for _, m := range h.fake.Live("test", spec.RoleWorker) {
+		if m.Capacity != catalog.OnDemand {
+			t.Fatalf("worker %s is %s; the spot leg was over quota", m.ID, m.Capacity)
+		}
+	}
+}
+
+func TestTokensChangeWithOfferings(t *testing.T) {
+	a := []plan.Offering{{InstanceType: "m.large", Region: "r1", Capacity: "spot"}}
+	b := []plan.Offering{{InstanceType: "m.xlarge", Region: "r1", Capacity: "spot"}}
+	if offeringsKey(a) == offeringsKey(b) || offeringsKey(a) != offeringsKey(append([]plan.Offering(nil), a...)) {
+		t.Fatal("offeringsKey must identify the offering list")
+	}
+}
