@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/burstdev/burst/internal/plan"
@@ -50,13 +51,14 @@ func (d Dir) LoadSpec(name string) (*spec.Cluster, error) {
 	return &c, nil
 }
 
-// RemoveSpec forgets a cluster.
+// RemoveSpec forgets a cluster: its spec and its sites.
 func (d Dir) RemoveSpec(name string) error {
-	err := os.Remove(d.specPath(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	for _, p := range []string{d.specPath(name), d.sitesPath(name)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 func (d Dir) unavailablePath() string { return filepath.Join(d.Cache, "unavailable.json") }
@@ -100,4 +102,36 @@ func writeFile(path string, b []byte) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func (d Dir) sitesPath(name string) string {
+	return filepath.Join(d.State, "clusters", name+".sites.json")
+}
+
+// AddSites remembers that a cluster has machines on these providers'
+// regions, so later runs look there (AWS lists one region per call).
+func (d Dir) AddSites(name string, sites map[string][]string) error {
+	known := d.Sites(name)
+	for p, rs := range sites {
+		for _, r := range rs {
+			if r != "" && !slices.Contains(known[p], r) {
+				known[p] = append(known[p], r)
+			}
+		}
+	}
+	b, err := json.MarshalIndent(known, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(d.sitesPath(name), b)
+}
+
+// Sites returns the remembered regions of a cluster by provider (empty if
+// none are known).
+func (d Dir) Sites(name string) map[string][]string {
+	out := map[string][]string{}
+	if b, err := os.ReadFile(d.sitesPath(name)); err == nil {
+		_ = json.Unmarshal(b, &out)
+	}
+	return out
 }

@@ -74,3 +74,20 @@ func TestUnavailablePersistsAndExpires(t *testing.T) {
 		t.Fatalf("expired entries loaded: %+v", got.Entries)
 	}
 }
+
+func TestSites(t *testing.T) {
+	d := Dir{State: t.TempDir(), Cache: t.TempDir()}
+	if len(d.Sites("etl")) != 0 {
+		t.Fatal("sites of an unknown cluster")
+	}
+	d.AddSites("etl", map[string][]string{"aws": {"us-west-2"}})
+	d.AddSites("etl", map[string][]string{"aws": {"us-west-2", "eu-west-1"}, "gcp": {""}})
+	got := d.Sites("etl")
+	if len(got["aws"]) != 2 || got["aws"][1] != "eu-west-1" || len(got["gcp"]) != 0 {
+		t.Fatalf("sites %v", got)
+	}
+	d.RemoveSpec("etl")
+	if len(d.Sites("etl")) != 0 {
+		t.Fatal("RemoveSpec must forget the sites")
+	}
+}

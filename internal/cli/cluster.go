@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/burstdev/burst/internal/cache"
 	"github.com/burstdev/burst/internal/config"
 	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/progress"
@@ -113,6 +115,26 @@ func resolveSpec(f *Factory, req *clusterRequest) (*spec.Cluster, bool, error) {
 	return &c, cached != nil, nil
 }
 
+// knownRegions returns, per provider, the regions to look for a cluster's
+// machines in: the ones remembered from earlier runs plus the ones given.
+// Filter.Regions restricts a search, so with no cluster name (ls) only the
+// given regions count. A provider with none searches its configured
+// regions (every region, for GCP and Azure, whose listings are global).
+func knownRegions(dir cache.Dir, name string, providers, regions []string) map[string][]string {
+	out := map[string][]string{}
+	if name != "" {
+		out = dir.Sites(name)
+	}
+	for _, p := range providers {
+		for _, r := range regions {
+			if !slices.Contains(out[p], r) {
+				out[p] = append(out[p], r)
+			}
+		}
+	}
+	return out
+}
+
 // configInput turns the configuration's spec defaults into an Input.
 func configInput(cfg *config.Config) *spec.Input {
 	in := &spec.Input{IdleTimeout: cfg.IdleTimeout, MaxLifetime: cfg.MaxLifetime}
@@ -183,6 +205,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, unavailable, req.Timeout)
+	eng.Regions = knownRegions(dir, c.Name, c.Providers, c.Regions)
 	// The engine pins re-plans to the head's site (see Engine.Replan).
 	eng.Replan = func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
 		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: site})
@@ -204,9 +227,12 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 			}
 		}
 	}
-	// Remember the spec before launching, so a crash still leaves the
-	// shape for the next run.
+	// Remember the spec and where it goes before launching, so a crash
+	// still leaves the shape and the place for the next run.
 	if err := dir.SaveSpec(c); err != nil {
+		return err
+	}
+	if err := dir.AddSites(c.Name, map[string][]string{pl.Site.Provider: {pl.Site.Region}}); err != nil {
 		return err
 	}
 	opCtx := ctx
@@ -231,6 +257,13 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 		return &silentError{err: &timeoutError{err}}
 	}
 	if res != nil {
+		sites := map[string][]string{}
+		for _, m := range res.Machines {
+			sites[m.Provider] = append(sites[m.Provider], m.Region)
+		}
+		if serr := dir.AddSites(c.Name, sites); serr != nil && err == nil {
+			err = serr
+		}
 		res.PricePerHour = priceOf(res.Machines, cat)
 		if perr := printUpResult(f, cfg, c, res); perr != nil && err == nil {
 			err = perr

@@ -17,6 +17,7 @@ type DownOptions struct {
 	Name    string
 	Yes     bool
 	Timeout time.Duration
+	Regions []string
 }
 
 // NewCmdDown builds `burst down`.
@@ -44,6 +45,7 @@ On a terminal, down asks first; without one it needs --yes.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask; required without a terminal")
+	cmd.Flags().StringSliceVar(&opts.Regions, "region", nil, "regions to look in besides the ones burst remembers for the cluster")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up after this long (exit 1; run down again to finish)")
 	return cmd
 }
@@ -100,8 +102,13 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 			return &silentError{err: errors.New("cancelled")}
 		}
 	}
+	dir, err := f.Cache()
+	if err != nil {
+		return err
+	}
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, nil, opts.Timeout)
+	eng.Regions = knownRegions(dir, name, providers, opts.Regions)
 	opCtx := ctx
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -113,10 +120,6 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 	if err != nil && opCtx.Err() != nil && ctx.Err() == nil {
 		return &timeoutError{fmt.Errorf("down gave up after --timeout %s; run burst down %s again", opts.Timeout, name)}
 	}
-	if err != nil {
-		return err
-	}
-	dir, err := f.Cache()
 	if err != nil {
 		return err
 	}

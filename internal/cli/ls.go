@@ -15,7 +15,9 @@ import (
 
 // LsOptions are the inputs of `burst ls`.
 type LsOptions struct {
-	Factory *Factory
+	Factory    *Factory
+	Regions    []string
+	AllRegions bool
 }
 
 // NewCmdLs builds `burst ls`.
@@ -30,12 +32,17 @@ func NewCmdLs(f *Factory, runF func(context.Context, *LsOptions) error) *cobra.C
   burst ls --provider aws,gcp -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.AllRegions && len(opts.Regions) > 0 {
+				return usageErrorf(fmt.Errorf("--region and --all-regions exclude each other"))
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return lsRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringSliceVar(&opts.Regions, "region", nil, "regions to look in (default: the configured ones; every region on GCP and Azure)")
+	cmd.Flags().BoolVar(&opts.AllRegions, "all-regions", false, "look in every region")
 	return cmd
 }
 
@@ -53,6 +60,11 @@ func lsRun(ctx context.Context, opts *LsOptions) error {
 	if err != nil {
 		return err
 	}
+	dir, err := f.Cache()
+	if err != nil {
+		return err
+	}
+	regions := knownRegions(dir, "", providers, opts.Regions)
 	type key struct{ cluster, provider string }
 	groups := map[key][]provider.Machine{}
 	for _, name := range providers {
@@ -60,7 +72,7 @@ func lsRun(ctx context.Context, opts *LsOptions) error {
 		if err != nil {
 			return err
 		}
-		ms, err := p.Machines(ctx, provider.Filter{})
+		ms, err := p.Machines(ctx, provider.Filter{Regions: regions[name], AllRegions: opts.AllRegions})
 		if err != nil {
 			return fmt.Errorf("%s: listing machines: %w", name, err)
 		}

@@ -14,6 +14,7 @@ import (
 type StatusOptions struct {
 	Factory *Factory
 	Name    string
+	Regions []string
 }
 
 // NewCmdStatus builds `burst status`.
@@ -37,6 +38,7 @@ by tag), the scheduler and dashboard addresses, and the price per hour.`,
 			return statusRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringSliceVar(&opts.Regions, "region", nil, "regions to look in besides the ones burst remembers for the cluster")
 	return cmd
 }
 
@@ -57,7 +59,12 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
+	dir, err := f.Cache()
+	if err != nil {
+		return err
+	}
 	eng := f.engine(cfg, nil, nil, 0)
+	eng.Regions = knownRegions(dir, name, providers, opts.Regions)
 	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
 		return err

@@ -63,6 +63,10 @@ type Engine struct {
 	Dial func(ctx context.Context, addr string) error
 	// MaxAttempts bounds failover rounds per group (default 8).
 	MaxAttempts int
+	// Regions are, per provider, the regions to look for machines in: the
+	// ones a cluster is known to use (and Up adds its plan's). A provider
+	// with none listed searches its configured regions.
+	Regions map[string][]string
 }
 
 func (e *Engine) defaults() {
@@ -207,7 +211,7 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 		if err != nil {
 			return obs, err
 		}
-		ms, err := p.Machines(ctx, provider.Filter{Cluster: cluster})
+		ms, err := p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
 		if err != nil {
 			return obs, fmt.Errorf("%s: listing machines: %w", name, err)
 		}
@@ -291,6 +295,7 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 
 func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait WaitMode) (*Result, error) {
 	providers := pl.Providers()
+	e.lookIn(pl)
 	res := &Result{Cluster: c.Name, Providers: providers}
 	obs, err := e.observe(ctx, c.Name, providers)
 	if err != nil {
@@ -630,6 +635,20 @@ func (e *Engine) usable(offs []plan.Offering) []plan.Offering {
 	return slices.DeleteFunc(slices.Clone(offs), func(o plan.Offering) bool { return e.Unavailable.Blocked(o.Key(), now) })
 }
 
+// lookIn adds a plan's regions to the ones observations search.
+func (e *Engine) lookIn(pl *plan.Plan) {
+	if e.Regions == nil {
+		e.Regions = map[string][]string{}
+	}
+	for _, name := range pl.Providers() {
+		for _, r := range regionsOf(pl, name) {
+			if !slices.Contains(e.Regions[name], r) {
+				e.Regions[name] = append(e.Regions[name], r)
+			}
+		}
+	}
+}
+
 // pin returns a plan whose site is the head's: pl itself if it already is,
 // else a re-plan pinned there.
 func (e *Engine) pin(c *spec.Cluster, pl *plan.Plan, head provider.Machine) (*plan.Plan, error) {
@@ -641,6 +660,7 @@ func (e *Engine) pin(c *spec.Cluster, pl *plan.Plan, head provider.Machine) (*pl
 	if err != nil {
 		return pl, fmt.Errorf("the cluster's head runs in %s: %w", site, err)
 	}
+	e.lookIn(np)
 	return np, nil
 }
 
@@ -1014,6 +1034,7 @@ func (d Diff) Launches() bool { return d.Head || d.AddWorkers > 0 }
 // nothing.
 func (e *Engine) Preview(ctx context.Context, c *spec.Cluster, pl *plan.Plan) (Diff, error) {
 	e.defaults()
+	e.lookIn(pl)
 	obs, err := e.observe(ctx, c.Name, pl.Providers())
 	if err != nil {
 		return Diff{}, err
