@@ -265,7 +265,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 			err = serr
 		}
 		res.PricePerHour = priceOf(res.Machines, cat)
-		if perr := printUpResult(f, cfg, c, res); perr != nil && err == nil {
+		if perr := printUpResult(f, cfg, c, res, err); perr != nil && err == nil {
 			err = perr
 		}
 	}

@@ -43,6 +43,9 @@ type SummaryJSON struct {
 	Terminated       int      `json:"terminated"`
 	Shortfall        int      `json:"shortfall"`
 	PricePerHour     float64  `json:"price_per_hour"`
+	// Error is set when the operation failed; the other fields say what
+	// exists anyway.
+	Error string `json:"error,omitempty"`
 }
 
 // ClusterJSON is one element of `burst ls -o json`.
@@ -74,16 +77,26 @@ func summaryOf(res *provision.Result, c string) SummaryJSON {
 	}
 }
 
-func printUpResult(f *Factory, cfg *config.Config, c *spec.Cluster, res *provision.Result) error {
+// printUpResult prints what up or scale left: the cluster's machines and
+// addresses, also after a failure (opErr), when it says what exists.
+func printUpResult(f *Factory, cfg *config.Config, c *spec.Cluster, res *provision.Result, opErr error) error {
 	if cfg.Output == "json" {
-		return writeJSONLine(f.IO.Out, summaryOf(res, c.Name))
+		sum := summaryOf(res, c.Name)
+		if opErr != nil {
+			sum.Error = oneLine(opErr.Error())
+		}
+		return writeJSONLine(f.IO.Out, sum)
 	}
 	w := f.IO.Out
 	head := "no head"
 	if res.Head != nil {
 		head = "1 head"
 	}
-	fmt.Fprintf(w, "Cluster %s is up on %s: %s + %s, $%.4f/h\n", c.Name, strings.Join(res.Providers, ","), head, plural(res.Workers(), "worker"), res.PricePerHour)
+	state := "is up"
+	if opErr != nil {
+		state = "is incomplete"
+	}
+	fmt.Fprintf(w, "Cluster %s %s on %s: %s + %s, $%.4f/h\n", c.Name, state, strings.Join(res.Providers, ","), head, plural(res.Workers(), "worker"), res.PricePerHour)
 	if res.SchedulerAddress != "" {
 		fmt.Fprintf(w, "  scheduler  %s\n", res.SchedulerAddress)
 		fmt.Fprintf(w, "  dashboard  %s\n", res.DashboardAddress)

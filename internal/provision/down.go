@@ -57,7 +57,7 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 			return res, err
 		}
 		if pr, ok := p.(provider.Preparer); ok {
-			if err := pr.Cleanup(ctx, cluster, nil); err != nil {
+			if err := e.retry(ctx, cluster, "removing the cluster's network on "+name, func() error { return pr.Cleanup(ctx, cluster, nil) }); err != nil {
 				return res, fmt.Errorf("%s: removing the cluster's network and keys: %w", name, err)
 			}
 		}
@@ -102,7 +102,7 @@ func (e *Engine) terminate(ctx context.Context, cluster string, ms []provider.Ma
 		}
 		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(batch), IDs: ids,
 			Message: fmt.Sprintf("terminating %s on %s (%s)", plural(len(batch), "machine"), name, why)})
-		if err := p.Terminate(ctx, batch); err != nil {
+		if err := e.retry(ctx, cluster, "terminating on "+name, func() error { return p.Terminate(ctx, batch) }); err != nil {
 			return fmt.Errorf("%s: terminate: %w", name, err)
 		}
 	}

@@ -208,7 +208,11 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 		if err != nil {
 			return obs, err
 		}
-		ms, err := p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
+		var ms []provider.Machine
+		err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
+			ms, err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
+			return err
+		})
 		if err != nil {
 			return obs, fmt.Errorf("%s: listing machines: %w", name, err)
 		}

@@ -83,7 +83,8 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 			return res, err
 		}
 		if pr, ok := p.(provider.Preparer); ok {
-			if err := pr.Prepare(ctx, provider.PrepareRequest{Cluster: c.Name, Regions: regionsOf(pl, name), Tags: e.Tags(c, "")}); err != nil {
+			req := provider.PrepareRequest{Cluster: c.Name, Regions: regionsOf(pl, name), Tags: e.Tags(c, "")}
+			if err := e.retry(ctx, c.Name, "preparing the network on "+name, func() error { return pr.Prepare(ctx, req) }); err != nil {
 				return res, fmt.Errorf("%s: preparing the cluster's network: %w", name, err)
 			}
 			e.emit(progress.Event{Type: progress.TypePrepare, Cluster: c.Name, Provider: name, Message: fmt.Sprintf("prepared %s network and access for %s", name, c.Name)})
@@ -210,7 +211,8 @@ func (e *Engine) preflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, 
 			note := func(msg string) {
 				e.emit(progress.Event{Type: progress.TypeNote, Cluster: c.Name, Provider: name, Message: name + ": " + msg})
 			}
-			if err := pf.Preflight(ctx, provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups, Note: note}); err != nil {
+			req := provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups, Note: note}
+			if err := e.retry(ctx, c.Name, "checking quotas on "+name, func() error { return pf.Preflight(ctx, req) }); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -428,7 +430,11 @@ func (e *Engine) waitHead(ctx context.Context, c *spec.Cluster, head provider.Ma
 	}
 	deadline := e.Now().Add(e.WaitTimeout)
 	for {
-		ms, err := p.Machines(ctx, provider.Filter{Cluster: c.Name, Regions: []string{head.Region}})
+		var ms []provider.Machine
+		err := e.retry(ctx, c.Name, "listing machines on "+head.Provider, func() (err error) {
+			ms, err = p.Machines(ctx, provider.Filter{Cluster: c.Name, Regions: []string{head.Region}})
+			return err
+		})
 		if err != nil {
 			return head, fmt.Errorf("%s: waiting for the head: %w", head.Provider, err)
 		}
