@@ -32,6 +32,9 @@ func validFirewall(fw *computepb.Firewall) *apiError {
 	if !nameRE.MatchString(fw.GetName()) {
 		return invalid("Invalid value for field 'resource.name': '%s'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'", fw.GetName())
 	}
+	if len(fw.GetDescription()) > 2048 {
+		return invalid("Invalid value for field 'resource.description': must be at most 2048 characters")
+	}
 	if len(fw.GetAllowed()) == 0 && len(fw.GetDenied()) == 0 {
 		return invalid("Invalid value for field 'resource.allowed': a rule needs allowed or denied entries")
 	}
@@ -151,6 +154,9 @@ func (s *Server) patchFirewall(r *http.Request) (proto.Message, *apiError) {
 	if !ok {
 		return nil, notFound("projects/" + s.opts.Project + "/global/firewalls/" + name)
 	}
+	if s.busy(fw.GetSelfLink()) {
+		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
+	}
 	// PATCH semantics: the fields the body sets replace the rule's.
 	if patch.SourceRanges != nil {
 		fw.SourceRanges = patch.SourceRanges
@@ -190,13 +196,30 @@ func (s *Server) deleteFirewall(r *http.Request) (proto.Message, *apiError) {
 		s.advanceOp(o)
 		return proto.Clone(o.proto), nil
 	}
+	link := s.base() + "/global/firewalls/" + name
+	if _, ok := s.m.Resource(KindFirewall, name); ok && s.busy(link) {
+		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
+	}
 	if !s.m.DeleteResource(KindFirewall, name) {
 		return nil, notFound("projects/" + s.opts.Project + "/global/firewalls/" + name)
 	}
-	op := s.newOperation("delete", "global", "", s.base()+"/global/firewalls/"+name, requestID)
+	op := s.newOperation("delete", "global", "", link, requestID)
 	resp := proto.Clone(op.proto).(*computepb.Operation)
 	s.advanceOp(op)
 	return resp, nil
+}
+
+// busy reports whether an operation on the resource at link is still
+// running: GCE refuses to change or delete a resource then, with 400
+// resourceNotReady. The caller holds s.mu.
+func (s *Server) busy(link string) bool {
+	for _, o := range s.ops {
+		s.advanceOp(o)
+		if !o.done && o.proto.GetTargetLink() == link {
+			return true
+		}
+	}
+	return false
 }
 
 // Firewall returns a firewall rule, for tests.
