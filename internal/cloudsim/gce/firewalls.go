@@ -38,10 +38,20 @@ func validFirewall(fw *computepb.Firewall) *apiError {
 	if len(fw.GetAllowed()) == 0 && len(fw.GetDenied()) == 0 {
 		return invalid("Invalid value for field 'resource.allowed': a rule needs allowed or denied entries")
 	}
+	// One rule holds IPv4 or IPv6 source ranges, not both.
+	families := map[bool]bool{}
 	for _, cidr := range fw.GetSourceRanges() {
-		if _, _, err := net.ParseCIDR(cidr); err != nil && net.ParseIP(cidr) == nil {
+		ip, _, err := net.ParseCIDR(cidr)
+		if err != nil {
+			ip = net.ParseIP(cidr)
+		}
+		if ip == nil {
 			return invalid("Invalid value for field 'resource.sourceRanges': '%s'. Must be a CIDR address range.", cidr)
 		}
+		families[ip.To4() != nil] = true
+	}
+	if len(families) > 1 {
+		return invalid("Invalid value for field 'resource.sourceRanges': %v. IPv4 and IPv6 ranges cannot be mixed in one firewall rule.", fw.GetSourceRanges())
 	}
 	if d := fw.GetDirection(); d != "" && d != "INGRESS" && d != "EGRESS" {
 		return invalid("Invalid value for field 'resource.direction': '%s'", d)

@@ -3,6 +3,7 @@ package gce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -342,5 +343,30 @@ func TestDiskEncryptionRecorded(t *testing.T) {
 	}
 	if got["t-0001"] != "google-managed,true" || got["k-0001"] != "csek,true" {
 		t.Errorf("recorded %v", got)
+	}
+}
+
+// TestFirewallFamilies: GCE takes IPv4 or IPv6 source ranges in a rule,
+// not both.
+func TestFirewallFamilies(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx := context.Background()
+	fws, err := compute.NewFirewallsRESTClient(ctx, option.WithEndpoint(e.s.URL()), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range []struct {
+		ranges []string
+		ok     bool
+	}{
+		{[]string{"0.0.0.0/0"}, true},
+		{[]string{"::/0", "2001:db8::7/128"}, true},
+		{[]string{"203.0.113.7/32", "2001:db8::7/128"}, false},
+	} {
+		_, err := fws.Insert(ctx, &computepb.InsertFirewallRequest{Project: "burst-sim", FirewallResource: &computepb.Firewall{
+			Name: proto.String(fmt.Sprintf("r%d", i)), SourceRanges: tt.ranges, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}}})
+		if (err == nil) != tt.ok {
+			t.Errorf("ranges %v: %v", tt.ranges, err)
+		}
 	}
 }
