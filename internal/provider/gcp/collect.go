@@ -29,8 +29,8 @@ var _ provider.Collector = (*Provider)(nil)
 // with firewalls.list (every rule of the project, 500 a page) and
 // recognised here, since rules carry no labels. A rule is burst's when its
 // description starts with "burst-cluster=NAME" for a valid cluster NAME
-// and the rule is named burst-NAME-internal or burst-NAME-client, as
-// Prepare makes them; a rule that only looks similar (a user's
+// and the rule is named burst-NAME-internal, burst-NAME-client or
+// burst-NAME-client6, as Prepare makes them; a rule that only looks similar (a user's
 // "burst-..." rule, a description naming another cluster) is left out.
 // CreatedAt is the rule's creationTimestamp.
 //
@@ -132,7 +132,7 @@ func ruleOwner(name, description string) (cluster string, tags map[string]string
 	if !ok || spec.ValidateName(cluster) != nil {
 		return "", nil, false
 	}
-	if name != internalRule(cluster) && name != clientRule(cluster) {
+	if !slices.Contains(ruleNames(cluster), name) {
 		return "", nil, false
 	}
 	tags = map[string]string{}
