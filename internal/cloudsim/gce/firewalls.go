@@ -207,13 +207,17 @@ func (s *Server) deleteFirewall(r *http.Request) (proto.Message, *apiError) {
 		return proto.Clone(o.proto), nil
 	}
 	link := s.base() + "/global/firewalls/" + name
-	if _, ok := s.m.Resource(KindFirewall, name); ok && s.busy(link) {
-		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
-	}
-	if !s.m.DeleteResource(KindFirewall, name) {
+	if _, ok := s.m.Resource(KindFirewall, name); !ok {
 		return nil, notFound("projects/" + s.opts.Project + "/global/firewalls/" + name)
 	}
+	if s.busy(link) {
+		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
+	}
 	op := s.newOperation("delete", "global", "", link, requestID)
+	op.fault = s.m.TakeFault(Service, "compute.firewalls.delete"+OperationSuffix)
+	if op.fault == nil {
+		s.m.DeleteResource(KindFirewall, name)
+	}
 	resp := proto.Clone(op.proto).(*computepb.Operation)
 	s.advanceOp(op)
 	return resp, nil

@@ -212,7 +212,7 @@ func (p *Provider) deleteFirewall(ctx context.Context, name string) error {
 // busy or still used, which passes.
 func notReady(err error) bool {
 	var pe *provider.Error
-	if errors.As(err, &pe) && (pe.Code == "resourceNotReady" || pe.Code == "resourceInUseByAnotherResource" || pe.Code == "RESOURCE_NOT_READY" || pe.Code == "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE") {
+	if errors.As(err, &pe) && (pe.Code == "resourceNotReady" || pe.Code == "resourceInUseByAnotherResource") {
 		return true
 	}
 	var ge *googleapi.Error
@@ -223,5 +223,7 @@ func notReady(err error) bool {
 			}
 		}
 	}
-	return false
+	// An operation that failed for it carries the code in its text.
+	msg := err.Error()
+	return strings.Contains(msg, "RESOURCE_NOT_READY") || strings.Contains(msg, "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE")
 }

@@ -369,6 +369,17 @@ func TestDeleteResourcesWaitsForBusyRule(t *testing.T) {
 		t.Errorf("second DeleteResources: %v", err)
 	}
 
+	// The delete is accepted but its operation fails: the rule is in use.
+	prepare(t, e, "inuse")
+	e.model.Inject(cloudsim.Fault{Kind: cloudsim.KindInvalid, Code: "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE", Service: gce.Service,
+		Action: "compute.firewalls.delete" + gce.OperationSuffix, Times: 2})
+	if err := e.p.Cleanup(ctx, "inuse", nil); err != nil {
+		t.Fatalf("Cleanup through two failed operations: %v", err)
+	}
+	if _, ok := e.srv.Firewall("burst-inuse-client"); ok {
+		t.Error("the rule whose delete operations failed is still there")
+	}
+
 	// A rule that never becomes deletable: retried until ctx ends.
 	prepare(t, e, "stuck")
 	e.model.Inject(cloudsim.Fault{Kind: cloudsim.KindInvalid, Code: "resourceInUseByAnotherResource", Service: gce.Service, Action: "compute.firewalls.delete",
