@@ -32,13 +32,26 @@ func validFirewall(fw *computepb.Firewall) *apiError {
 	if !nameRE.MatchString(fw.GetName()) {
 		return invalid("Invalid value for field 'resource.name': '%s'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'", fw.GetName())
 	}
+	if len(fw.GetDescription()) > 2048 {
+		return invalid("Invalid value for field 'resource.description': must be at most 2048 characters")
+	}
 	if len(fw.GetAllowed()) == 0 && len(fw.GetDenied()) == 0 {
 		return invalid("Invalid value for field 'resource.allowed': a rule needs allowed or denied entries")
 	}
+	// One rule holds IPv4 or IPv6 source ranges, not both.
+	families := map[bool]bool{}
 	for _, cidr := range fw.GetSourceRanges() {
-		if _, _, err := net.ParseCIDR(cidr); err != nil && net.ParseIP(cidr) == nil {
+		ip, _, err := net.ParseCIDR(cidr)
+		if err != nil {
+			ip = net.ParseIP(cidr)
+		}
+		if ip == nil {
 			return invalid("Invalid value for field 'resource.sourceRanges': '%s'. Must be a CIDR address range.", cidr)
 		}
+		families[ip.To4() != nil] = true
+	}
+	if len(families) > 1 {
+		return invalid("Invalid value for field 'resource.sourceRanges': %v. IPv4 and IPv6 ranges cannot be mixed in one firewall rule.", fw.GetSourceRanges())
 	}
 	if d := fw.GetDirection(); d != "" && d != "INGRESS" && d != "EGRESS" {
 		return invalid("Invalid value for field 'resource.direction': '%s'", d)
@@ -151,6 +164,9 @@ func (s *Server) patchFirewall(r *http.Request) (proto.Message, *apiError) {
 	if !ok {
 		return nil, notFound("projects/" + s.opts.Project + "/global/firewalls/" + name)
 	}
+	if s.busy(fw.GetSelfLink()) {
+		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
+	}
 	// PATCH semantics: the fields the body sets replace the rule's.
 	if patch.SourceRanges != nil {
 		fw.SourceRanges = patch.SourceRanges
@@ -190,13 +206,34 @@ func (s *Server) deleteFirewall(r *http.Request) (proto.Message, *apiError) {
 		s.advanceOp(o)
 		return proto.Clone(o.proto), nil
 	}
-	if !s.m.DeleteResource(KindFirewall, name) {
+	link := s.base() + "/global/firewalls/" + name
+	if _, ok := s.m.Resource(KindFirewall, name); !ok {
 		return nil, notFound("projects/" + s.opts.Project + "/global/firewalls/" + name)
 	}
-	op := s.newOperation("delete", "global", "", s.base()+"/global/firewalls/"+name, requestID)
+	if s.busy(link) {
+		return nil, errorf(http.StatusBadRequest, "resourceNotReady", "The resource 'projects/%s/global/firewalls/%s' is not ready", s.opts.Project, name)
+	}
+	op := s.newOperation("delete", "global", "", link, requestID)
+	op.fault = s.m.TakeFault(Service, "compute.firewalls.delete"+OperationSuffix)
+	if op.fault == nil {
+		s.m.DeleteResource(KindFirewall, name)
+	}
 	resp := proto.Clone(op.proto).(*computepb.Operation)
 	s.advanceOp(op)
 	return resp, nil
+}
+
+// busy reports whether an operation on the resource at link is still
+// running: GCE refuses to change or delete a resource then, with 400
+// resourceNotReady. The caller holds s.mu.
+func (s *Server) busy(link string) bool {
+	for _, o := range s.ops {
+		s.advanceOp(o)
+		if !o.done && o.proto.GetTargetLink() == link {
+			return true
+		}
+	}
+	return false
 }
 
 // Firewall returns a firewall rule, for tests.

@@ -3,6 +3,7 @@ package gce
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -277,5 +278,95 @@ func TestBillingSKUs(t *testing.T) {
 	}
 	if !core || !spot || !gpu {
 		t.Fatalf("SKUs missing: core %v spot %v gpu %v", core, spot, gpu)
+	}
+}
+
+// TestFirewallBusyAndList: a rule whose insert is still running cannot be
+// deleted (400 resourceNotReady) until the operation ends; list returns
+// rules with their creation time.
+func TestFirewallBusyAndList(t *testing.T) {
+	e := newEnv(t, Options{OperationDelay: 10 * time.Second})
+	ctx := context.Background()
+	co := []option.ClientOption{option.WithEndpoint(e.s.URL()), option.WithoutAuthentication()}
+	fws, err := compute.NewFirewallsRESTClient(ctx, co...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := &computepb.Firewall{Name: proto.String("burst-x-internal"), Description: proto.String("burst-cluster=x burst-owner=ana"),
+		Network: proto.String("global/networks/default"), SourceTags: []string{"burst-x"},
+		Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}}
+	if _, err := fws.Insert(ctx, &computepb.InsertFirewallRequest{Project: "burst-sim", FirewallResource: rule}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = fws.Delete(ctx, &computepb.DeleteFirewallRequest{Project: "burst-sim", Firewall: "burst-x-internal"})
+	if code, reason := status(err); code != http.StatusBadRequest || reason != "resourceNotReady" {
+		t.Fatalf("delete during the insert: %d %s (%v), want 400 resourceNotReady", code, reason, err)
+	}
+	it := fws.List(ctx, &computepb.ListFirewallsRequest{Project: "burst-sim"})
+	fw, err := it.Next()
+	if err != nil || fw.GetName() != "burst-x-internal" || fw.GetCreationTimestamp() != "2026-11-02T09:00:00.000+00:00" {
+		t.Fatalf("list: %v %v", fw, err)
+	}
+	e.clock.Advance(10 * time.Second)
+	if _, err := fws.Delete(ctx, &computepb.DeleteFirewallRequest{Project: "burst-sim", Firewall: "burst-x-internal"}); err != nil {
+		t.Fatalf("delete after the insert ended: %v", err)
+	}
+	if leaks := e.m.Leaks("burst-cluster"); len(leaks) != 0 {
+		t.Errorf("left %v", leaks)
+	}
+	long := proto.Clone(rule).(*computepb.Firewall)
+	long.Name, long.Description = proto.String("burst-y-internal"), proto.String(strings.Repeat("d", 2049))
+	_, err = fws.Insert(ctx, &computepb.InsertFirewallRequest{Project: "burst-sim", FirewallResource: long})
+	if code, _ := status(err); code != http.StatusBadRequest {
+		t.Errorf("a 2049-character description: %v, want 400", err)
+	}
+}
+
+// TestDiskEncryptionRecorded: the server records how a boot disk is
+// encrypted at rest (GCE always encrypts; the key is Google's unless the
+// request names one).
+func TestDiskEncryptionRecorded(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := body(1, 1, "e2-standard-2", nil)
+	if _, err := e.bulk(t, "us-central1", "", b); err != nil {
+		t.Fatal(err)
+	}
+	b = body(1, 1, "e2-standard-2", nil)
+	b.NamePattern = proto.String("k-####")
+	b.InstanceProperties.Disks[0].DiskEncryptionKey = &computepb.CustomerEncryptionKey{RawKey: proto.String("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==")}
+	if _, err := e.bulk(t, "us-central1", "", b); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, in := range e.m.Instances(nil) {
+		got[in.Name] = in.Attrs[AttrDiskEncryption] + "," + in.Attrs[AttrDiskAutoDelete]
+	}
+	if got["t-0001"] != "google-managed,true" || got["k-0001"] != "csek,true" {
+		t.Errorf("recorded %v", got)
+	}
+}
+
+// TestFirewallFamilies: GCE takes IPv4 or IPv6 source ranges in a rule,
+// not both.
+func TestFirewallFamilies(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx := context.Background()
+	fws, err := compute.NewFirewallsRESTClient(ctx, option.WithEndpoint(e.s.URL()), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range []struct {
+		ranges []string
+		ok     bool
+	}{
+		{[]string{"0.0.0.0/0"}, true},
+		{[]string{"::/0", "2001:db8::7/128"}, true},
+		{[]string{"203.0.113.7/32", "2001:db8::7/128"}, false},
+	} {
+		_, err := fws.Insert(ctx, &computepb.InsertFirewallRequest{Project: "burst-sim", FirewallResource: &computepb.Firewall{
+			Name: proto.String(fmt.Sprintf("r%d", i)), SourceRanges: tt.ranges, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}}})
+		if (err == nil) != tt.ok {
+			t.Errorf("ranges %v: %v", tt.ranges, err)
+		}
 	}
 }

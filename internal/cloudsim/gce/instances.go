@@ -32,9 +32,16 @@ const (
 	AttrImage             = "sourceImage"
 	AttrDiskType          = "diskType"
 	AttrDiskSizeGb        = "diskSizeGb"
-	AttrServiceAccount    = "serviceAccount"
-	AttrScopes            = "scopes"
-	AttrRequestID         = "requestId"
+	// AttrDiskEncryption is how the boot disk is encrypted at rest: GCE
+	// always encrypts; "google-managed" keys unless the request names a
+	// Cloud KMS key ("kms:KEY") or supplies its own ("csek", whose key
+	// material travelled in the request).
+	AttrDiskEncryption = "diskEncryption"
+	// AttrDiskAutoDelete is whether the boot disk goes with the VM.
+	AttrDiskAutoDelete = "diskAutoDelete"
+	AttrServiceAccount = "serviceAccount"
+	AttrScopes         = "scopes"
+	AttrRequestID      = "requestId"
 )
 
 var (
@@ -462,6 +469,14 @@ func (s *Server) planBulk(region, requestID string, b *computepb.BulkInsertInsta
 	p.attrs[AttrImage] = img
 	p.attrs[AttrDiskType] = diskType
 	p.attrs[AttrDiskSizeGb] = strconv.FormatInt(ip.GetDiskSizeGb(), 10)
+	p.attrs[AttrDiskAutoDelete] = strconv.FormatBool(disks[0].GetAutoDelete())
+	p.attrs[AttrDiskEncryption] = "google-managed"
+	switch k := disks[0].GetDiskEncryptionKey(); {
+	case k.GetRawKey() != "" || k.GetRsaEncryptedKey() != "":
+		p.attrs[AttrDiskEncryption] = "csek"
+	case k.GetKmsKeyName() != "":
+		p.attrs[AttrDiskEncryption] = "kms:" + k.GetKmsKeyName()
+	}
 	if sas := props.GetServiceAccounts(); len(sas) > 0 {
 		p.attrs[AttrServiceAccount] = sas[0].GetEmail()
 		p.attrs[AttrScopes] = strings.Join(sas[0].GetScopes(), ",")

@@ -17,8 +17,11 @@
 // cluster label. Terminate is instances.delete per machine (GCE has no
 // bulk delete) under a client-side limiter sized to the per-minute write
 // quota; stopped machines (GCE's TERMINATED, left by a guest shutdown) are
-// deleted too. Prepare and Cleanup manage two firewall rules per cluster on
-// its network tag. Preflight checks images and quotas (regions.get,
+// deleted too. Prepare and Cleanup manage a cluster's firewall rules on
+// its network tag (internal, and client rules per address family); the
+// Collector side (Resources, DeleteResources) finds burst's rules for
+// `burst gc` by name and description, since rules carry no labels.
+// Preflight checks images and quotas (regions.get,
 // projects.get) before anything is created. Catalog reads machine and
 // accelerator types live and prices from the Cloud Billing Catalog.
 //

@@ -16,10 +16,13 @@ import (
 )
 
 // Machines implements provider.Provider with one instances.aggregatedList
-// over every zone, filtered by the cluster label on the server (or by the
-// presence of the label for all clusters) and paginated. Regions are
-// filtered here. A machine a guest shutdown stopped is listed as Stopped
-// (GCE's TERMINATED): it still holds its disk, and down deletes it.
+// over every zone of every region, filtered by the cluster label on the
+// server (or by the presence of the label for all clusters) and paginated:
+// one call per 500 machines whatever the number of regions. Filter.Regions
+// is applied here; with none, or with AllRegions (which overrides them),
+// every region is searched, which costs nothing more on GCE. A machine a
+// guest shutdown stopped is listed as Stopped (GCE's TERMINATED): it still
+// holds its disk, and down and gc delete it.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	if err := p.init(ctx); err != nil {
 		return nil, err
@@ -32,7 +35,7 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	if err != nil {
 		return nil, err
 	}
-	if len(f.Regions) > 0 {
+	if len(f.Regions) > 0 && !f.AllRegions {
 		ms = slices.DeleteFunc(ms, func(m provider.Machine) bool { return !slices.Contains(f.Regions, m.Region) })
 	}
 	return ms, nil

@@ -50,9 +50,17 @@ func familyOf(machine string) string {
 // cluster's firewall rules target it.
 func NetworkTag(cluster string) string { return "burst-" + cluster }
 
-// firewall rule names of a cluster.
+// firewall rule names of a cluster: traffic inside it, and the caller's
+// IPv4 and IPv6 ranges (GCE takes one family per rule). At most 46
+// characters for a 32-character cluster name.
 func internalRule(cluster string) string { return "burst-" + cluster + "-internal" }
 func clientRule(cluster string) string   { return "burst-" + cluster + "-client" }
+func clientRule6(cluster string) string  { return "burst-" + cluster + "-client6" }
+
+// ruleNames are every firewall rule Prepare may make for a cluster.
+func ruleNames(cluster string) []string {
+	return []string{clientRule(cluster), clientRule6(cluster), internalRule(cluster)}
+}
 
 // Labels burst adds besides the request's tags: the launch token's hash and
 // the attempt within the launch, which find what one bulkInsert made.

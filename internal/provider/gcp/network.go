@@ -27,13 +27,16 @@ import (
 //   - burst-<cluster>-client allows SSH and the Dask scheduler and
 //     dashboard ports from the caller's address only (configured CIDRs, or
 //     this machine's public address as IPDetectURL reports it). Never
-//     0.0.0.0/0 unless configured so.
+//     0.0.0.0/0 unless configured so. GCE takes IPv4 or IPv6 ranges in a
+//     rule, not both, so IPv6 ranges go in burst-<cluster>-client6.
 //
 // GCE firewall rules have no labels, so burst's tags go in the rule's
 // description ("burst-cluster=etl burst-owner=ana") and its name.
 
 // Prepare implements provider.Preparer. It is idempotent: rules that exist
-// are left alone, or patched if the caller's address changed.
+// are left alone, or patched if the caller's address changed; a client
+// rule of an address family the caller no longer uses is deleted, so an
+// old address keeps no access.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(ctx); err != nil {
 		return err
@@ -52,30 +55,51 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	if err != nil {
 		return err
 	}
+	v4, v6 := splitFamilies(cidrs)
 	tag := NetworkTag(req.Cluster)
 	desc := fmt.Sprintf("%s=%s %s=%s managed by burst", provider.TagCluster, req.Cluster, provider.TagOwner, labelText(ownerOf(req.Tags), false))
 	network := "global/networks/" + p.opts.Network
-	rules := []*computepb.Firewall{
-		{
-			Name: proto.String(internalRule(req.Cluster)), Description: proto.String(desc + ": traffic inside the cluster"),
+	rules := []*computepb.Firewall{{
+		Name: proto.String(internalRule(req.Cluster)), Description: proto.String(desc + ": traffic inside the cluster"),
+		Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
+		SourceTags: []string{tag}, TargetTags: []string{tag},
+		Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}, {IPProtocol: proto.String("udp")}, {IPProtocol: proto.String("icmp")}},
+	}}
+	var unused []string
+	for _, fam := range []struct {
+		name   string
+		ranges []string
+	}{{clientRule(req.Cluster), v4}, {clientRule6(req.Cluster), v6}} {
+		if len(fam.ranges) == 0 {
+			unused = append(unused, fam.name)
+			continue
+		}
+		rules = append(rules, &computepb.Firewall{
+			Name: proto.String(fam.name), Description: proto.String(desc + ": SSH and Dask from the caller"),
 			Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
-			SourceTags: []string{tag}, TargetTags: []string{tag},
-			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}, {IPProtocol: proto.String("udp")}, {IPProtocol: proto.String("icmp")}},
-		},
-		{
-			Name: proto.String(clientRule(req.Cluster)), Description: proto.String(desc + ": SSH and Dask from the caller"),
-			Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
-			SourceRanges: cidrs, TargetTags: []string{tag},
+			SourceRanges: fam.ranges, TargetTags: []string{tag},
 			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"),
 				Ports: []string{"22", fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)}}},
-		},
+		})
 	}
 	for _, fw := range rules {
 		if err := p.ensureFirewall(ctx, fw); err != nil {
 			return err
 		}
 	}
-	return nil
+	return p.deleteRules(ctx, unused)
+}
+
+// splitFamilies separates IPv4 from IPv6 ranges.
+func splitFamilies(cidrs []string) (v4, v6 []string) {
+	for _, c := range cidrs {
+		if ip, _, err := net.ParseCIDR(c); err == nil && ip.To4() != nil && !strings.Contains(c, ":") {
+			v4 = append(v4, c)
+		} else {
+			v6 = append(v6, c)
+		}
+	}
+	return v4, v6
 }
 
 // ensureFirewall creates a rule, or patches its source ranges if it exists
@@ -134,30 +158,21 @@ func (p *Provider) finishGlobal(ctx context.Context, name string, op *computepb.
 }
 
 // Cleanup implements provider.Preparer: it deletes the cluster's firewall
-// rules; rules already gone are fine. Firewalls are global, so regions do
-// not matter.
+// rules; rules already gone are fine, and a rule GCE calls not ready yet
+// is retried until ctx ends. Firewalls are global, so regions do not
+// matter.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(ctx); err != nil {
 		return err
 	}
+	return p.deleteRules(ctx, ruleNames(cluster))
+}
+
+// deleteRules deletes firewall rules by name; gone already is fine.
+func (p *Provider) deleteRules(ctx context.Context, names []string) error {
 	var errs []error
-	for _, name := range []string{clientRule(cluster), internalRule(cluster)} {
-		rid := uuid.NewString()
-		var op *computepb.Operation
-		err := p.do(ctx, "firewalls.delete", func(ctx context.Context) error {
-			started, err := p.c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: p.project, Firewall: name, RequestId: proto.String(rid)}, noRetry)
-			if err == nil {
-				op = started.Proto()
-			}
-			return err
-		})
-		if errors.Is(err, provider.ErrNotFound) {
-			continue
-		}
-		if err == nil {
-			err = p.finishGlobal(ctx, "firewalls.delete", op)
-		}
-		if err != nil {
+	for _, name := range names {
+		if err := p.deleteFirewall(ctx, name); err != nil {
 			errs = append(errs, fmt.Errorf("firewall rule %s: %w", name, err))
 		}
 	}

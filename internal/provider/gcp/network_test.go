@@ -2,6 +2,8 @@ package gcp
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -84,4 +86,61 @@ func TestRejectsBadCIDR(t *testing.T) {
 	if err := e.p.Prepare(ctxT(t), provider.PrepareRequest{Cluster: "cidr", Tags: map[string]string{}}); !errors.Is(err, provider.ErrInvalid) {
 		t.Fatalf("Prepare with a bad CIDR: %v", err)
 	}
+}
+
+// TestPrepareSplitsAddressFamilies: GCE takes IPv4 or IPv6 source ranges
+// in a rule, not both, so the caller's IPv6 ranges get their own rule; a
+// family the caller no longer uses loses its rule.
+func TestPrepareSplitsAddressFamilies(t *testing.T) {
+	e := newSim(t, func(_ *cloudsim.Config, o *Options) {
+		o.AllowedCIDRs = []string{"198.51.100.0/24", "2001:db8::/64", "2001:db8:1::9"}
+	})
+	req := provider.PrepareRequest{Cluster: "dual", Tags: map[string]string{provider.TagCluster: "dual"}}
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("Prepare with IPv4 and IPv6 ranges: %v", err)
+	}
+	v4, ok4 := e.srv.Firewall("burst-dual-client")
+	v6, ok6 := e.srv.Firewall("burst-dual-client6")
+	if !ok4 || !ok6 || !slices.Equal(v4.GetSourceRanges(), []string{"198.51.100.0/24"}) ||
+		!slices.Equal(v6.GetSourceRanges(), []string{"2001:db8::/64", "2001:db8:1::9/128"}) {
+		t.Fatalf("client rules: %v, %v", v4, v6)
+	}
+	if !slices.Equal(v6.GetAllowed()[0].GetPorts(), v4.GetAllowed()[0].GetPorts()) || !slices.Equal(v6.GetTargetTags(), []string{"burst-dual"}) {
+		t.Errorf("the IPv6 rule differs: %v", v6)
+	}
+	rs, err := e.p.Resources(ctxT(t), provider.Filter{Cluster: "dual"})
+	if err != nil || len(rs) != 3 {
+		t.Errorf("Resources: %v, %v; want the three rules", rs, err)
+	}
+	// The caller is now on IPv4 only: the IPv6 rule goes.
+	e.p.opts.AllowedCIDRs = []string{"192.0.2.1"}
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.srv.Firewall("burst-dual-client6"); ok {
+		t.Error("the IPv6 rule of an address no longer used is still there")
+	}
+	// And on IPv6 only, as detected.
+	e.p.opts.AllowedCIDRs = nil
+	e.p.opts.IPDetectURL = ipv6Detector(t)
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatal(err)
+	}
+	v6, ok6 = e.srv.Firewall("burst-dual-client6")
+	if _, ok4 := e.srv.Firewall("burst-dual-client"); ok4 || !ok6 || !slices.Equal(v6.GetSourceRanges(), []string{"2001:db8::7/128"}) {
+		t.Errorf("after moving to IPv6: IPv4 rule kept %v, IPv6 rule %v", ok4, v6)
+	}
+	if err := e.p.Cleanup(ctxT(t), "dual", nil); err != nil {
+		t.Fatal(err)
+	}
+	if leaks := e.model.Leaks(provider.TagCluster); len(leaks) != 0 {
+		t.Errorf("left %v", leaks)
+	}
+}
+
+// ipv6Detector is an address-detection endpoint answering an IPv6 address.
+func ipv6Detector(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("2001:db8::7\n")) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -10,7 +10,7 @@ import (
 // service account, an external IP and a boot disk from a public image;
 // aggregated lists; deletes; operation waits; regions, projects, machine
 // and accelerator types and images for the catalog and preflight;
-// firewall rules and the network they sit on). A test checks it against
+// firewall rules and the network they sit on, and listing them for gc). A test checks it against
 // the IAM permissions of every method in the simulator's request logs.
 var Permissions = []string{
 	"compute.acceleratorTypes.list",
@@ -18,6 +18,7 @@ var Permissions = []string{
 	"compute.firewalls.create",
 	"compute.firewalls.delete",
 	"compute.firewalls.get",
+	"compute.firewalls.list",
 	"compute.firewalls.update",
 	"compute.globalOperations.get",
 	"compute.images.getFromFamily",

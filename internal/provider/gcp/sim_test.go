@@ -43,6 +43,12 @@ type simOption func(*cloudsim.Config, *Options)
 
 func newSim(t testing.TB, sopts ...simOption) *simEnv {
 	t.Helper()
+	return newSimServer(t, gce.Options{}, sopts...)
+}
+
+// newSimServer is newSim with server options (an operation delay).
+func newSimServer(t testing.TB, so gce.Options, sopts ...simOption) *simEnv {
+	t.Helper()
 	clock := cloudsim.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	cfg := gce.ModelConfig()
 	cfg.Now, cfg.Sleep = clock.Now, clock.Sleep
@@ -57,7 +63,8 @@ func newSim(t testing.TB, sopts ...simOption) *simEnv {
 		o(&cfg, &opts)
 	}
 	m := cloudsim.New(cfg)
-	srv := gce.Start(m, gce.Options{Project: "burst-sim"})
+	so.Project = "burst-sim"
+	srv := gce.Start(m, so)
 	t.Cleanup(srv.Close)
 	opts.Endpoint = srv.URL()
 	t.Cleanup(func() {

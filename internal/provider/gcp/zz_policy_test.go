@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim/gce"
@@ -20,7 +21,7 @@ import (
 // Run alone, it first drives one full lifecycle so the log is complete.
 func TestPolicyMatchesRequestLog(t *testing.T) {
 	loggedMu.Lock()
-	complete := logged["compute.regionInstances.bulkInsert"] && logged["compute.firewalls.patch"]
+	complete := logged["compute.regionInstances.bulkInsert"] && logged["compute.firewalls.patch"] && logged["compute.firewalls.list"]
 	loggedMu.Unlock()
 	if !complete {
 		t.Run("lifecycle", lifecycle) // a subtest, so its simulator's log is collected when it ends
@@ -58,7 +59,8 @@ func TestPolicyMatchesRequestLog(t *testing.T) {
 }
 
 // lifecycle calls every method burst uses once: catalog, preflight,
-// prepare (twice, the second patching), launch, list, terminate, cleanup.
+// prepare (twice, the second patching), launch, list, terminate, cleanup,
+// and gc's listing and deleting of firewall rules.
 func lifecycle(t *testing.T) {
 	e := newSim(t)
 	ctx := ctxT(t)
@@ -82,6 +84,14 @@ func lifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.p.Terminate(ctx, res.Machines); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	rs, err := e.p.Resources(ctx, provider.Filter{Regions: []string{"us-central1"}})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("Resources: %v, %v", rs, err)
+	}
+	if err := e.p.DeleteResources(ctx, rs[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.p.Cleanup(ctx, "pol", nil); err != nil {
