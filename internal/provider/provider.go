@@ -86,8 +86,9 @@ type OfferingError struct {
 type Filter struct {
 	// Cluster selects one cluster; empty selects every burst cluster.
 	Cluster string
-	// Regions limits the search; empty means the regions the provider is
-	// configured for.
+	// Regions limits the search; empty means at least the regions the
+	// provider is configured for (providers whose listing is global, GCE
+	// and Azure, search every region at the same cost).
 	Regions []string
 	// AllRegions searches every region the account can use (burst gc
 	// --all-regions); it overrides Regions.

@@ -234,7 +234,10 @@ func (e *Engine) Tags(c *spec.Cluster, role spec.Role) map[string]string {
 		provider.TagCreated:  strconv.FormatInt(now.Unix(), 10),
 		provider.TagSpec:     c.Hash(),
 		provider.TagWorkload: c.Workload.Name,
-		"Name":               c.Name + "-" + string(role),
+		"Name":               c.Name,
+	}
+	if role != "" {
+		tags["Name"] = c.Name + "-" + string(role)
 	}
 	if c.MaxLifetime > 0 {
 		tags[provider.TagExpires] = strconv.FormatInt(now.Add(c.MaxLifetime).Unix(), 10)

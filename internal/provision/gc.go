@@ -100,6 +100,24 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 		if err != nil {
 			return nil, fmt.Errorf("%s: listing resources: %w", name, err)
 		}
+		// A global resource (no region) serves its cluster wherever the
+		// cluster runs: with a region filter, ask about machines in every
+		// region before calling it unused.
+		var everywhere map[string]int
+		for _, r := range rs {
+			if r.Region == "" && len(f.Regions) > 0 && !f.AllRegions && everywhere == nil {
+				all, err := p.Machines(ctx, provider.Filter{AllRegions: true})
+				if err != nil {
+					return nil, fmt.Errorf("%s: listing machines: %w", name, err)
+				}
+				everywhere = map[string]int{}
+				for _, m := range all {
+					if m.State != provider.Terminated {
+						everywhere[m.Cluster]++
+					}
+				}
+			}
+		}
 		for i := range rs {
 			r := rs[i]
 			if now.Sub(r.CreatedAt) < GCGrace {
@@ -110,6 +128,9 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 				if m.State != provider.Terminated {
 					left++
 				}
+			}
+			if r.Region == "" && everywhere != nil && everywhere[r.Cluster] > left {
+				continue // its cluster runs in another region
 			}
 			switch {
 			case left == 0:

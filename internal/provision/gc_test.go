@@ -96,3 +96,18 @@ func TestExpiredNeedsSlack(t *testing.T) {
 		t.Fatal("no deadline tag: never expired")
 	}
 }
+
+// gc --region R must not take a global resource (GCE firewall rules) from a
+// cluster that runs in another region.
+func TestGlobalResourceOfAClusterElsewhereIsKept(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(1, func(c *spec.Cluster) { c.Name = "far"; c.Regions = []string{"fake-2"} }))
+	h.now = h.now.Add(time.Hour)
+	orphans, err := h.eng.Orphans(context.Background(), []string{fake.Name}, provider.Filter{Regions: []string{"fake-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 0 {
+		t.Fatalf("gc --region fake-1 would collect %+v of a cluster running in fake-2", orphans)
+	}
+}

@@ -206,7 +206,7 @@ func (p *Provider) Resources(ctx context.Context, f provider.Filter) ([]provider
 	var out []provider.Resource
 	for c, at := range p.prepared {
 		if f.Cluster == "" || f.Cluster == c {
-			out = append(out, provider.Resource{Kind: "network", ID: "net-" + c, Provider: Name, Region: "fake-1", Cluster: c, CreatedAt: at,
+			out = append(out, provider.Resource{Kind: "network", ID: "net-" + c, Provider: Name, Cluster: c, CreatedAt: at,
 				Tags: map[string]string{provider.TagCluster: c}})
 		}
 	}
