@@ -56,7 +56,15 @@ func (f *Factory) Config() (*config.Config, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.cfgDone {
-		f.cfg, f.cfgErr = config.Load(config.Options{File: f.configFile, Flags: f.flags, Getenv: f.Getenv})
+		// Known names: registered providers, and clouds burst can plan for
+		// from its snapshot alone (burst plan needs no provider).
+		known := f.Registry.Names()
+		for _, p := range catalog.EmbeddedProviders() {
+			if !slices.Contains(known, p) {
+				known = append(known, p)
+			}
+		}
+		f.cfg, f.cfgErr = config.Load(config.Options{File: f.configFile, Flags: f.flags, Getenv: f.Getenv, Providers: known})
 		f.cfgDone = true
 	}
 	return f.cfg, f.cfgErr

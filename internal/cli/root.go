@@ -39,10 +39,10 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		if code == ExitInterrupted {
 			msg = "interrupted"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
 		if code == ExitUsage && cmd != nil && isCobraUsage(err) {
-			fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+			msg += fmt.Sprintf(" (see %s --help)", cmd.CommandPath())
 		}
+		fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
 	}
 	return code
 }

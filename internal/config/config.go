@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/burstdev/burst/pkg/spec"
 )
 
 // Config is burst's whole configuration.
@@ -78,6 +80,9 @@ type Options struct {
 	Flags *pflag.FlagSet
 	// Getenv reads the environment (os.Getenv when nil).
 	Getenv func(string) string
+	// Providers are the known provider names; when set, provider values
+	// must be among them.
+	Providers []string
 }
 
 // flagKeys maps flags whose names are not their config key: the clouds'
@@ -115,6 +120,18 @@ func Load(opts Options) (*Config, error) {
 		if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("config file %s: %s", file, firstLine(err.Error()))}
 		}
+		// The file alone must be right, even where env or flags override
+		// it: a broken value waits for the day nothing overrides it.
+		fv := viper.New()
+		fv.SetConfigType("yaml")
+		_ = fv.ReadConfig(bytes.NewReader(b))
+		var fileCfg Config
+		if err := fv.UnmarshalExact(&fileCfg); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("config file %s: %s", file, describeDecode(err))}
+		}
+		if err := fileCfg.validate(opts.Providers); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("config file %s: %v", file, err)}
+		}
 		cfg.File = file
 	} else if explicit || !errors.Is(err, fs.ErrNotExist) {
 		return nil, &Error{Msg: fmt.Sprintf("config file: %v", err)}
@@ -148,16 +165,14 @@ func Load(opts Options) (*Config, error) {
 		}
 		return nil, &Error{Msg: where + ": " + describeDecode(err)}
 	}
+	if err := cfg.validate(opts.Providers); err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
 	if cfg.Provider == "" {
 		cfg.Provider = "local"
 		cfg.ProviderFromDefault = true
 	}
 	cfg.Provider = strings.ToLower(cfg.Provider)
-	switch cfg.Output {
-	case "text", "json":
-	default:
-		return nil, &Error{Msg: fmt.Sprintf("invalid output %q (want text or json)", cfg.Output)}
-	}
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(xdg(getenv, "XDG_STATE_HOME", filepath.Join(".local", "state")), "burst")
 	}
@@ -225,4 +240,54 @@ func firstLine(s string) string {
 		return s[:i] + " " + strings.Join(strings.Fields(s[i+1:]), " ")
 	}
 	return s
+}
+
+// validate checks every value, whether or not this run uses it. Empty
+// values are unset and fine.
+func (c *Config) validate(providers []string) error {
+	if c.Output != "" && c.Output != "text" && c.Output != "json" {
+		return fmt.Errorf("invalid output %q (want text or json)", c.Output)
+	}
+	for _, p := range spec.SplitList(strings.ToLower(c.Provider)) {
+		if len(providers) > 0 && !slices.Contains(providers, p) {
+			return fmt.Errorf("unknown provider %q (want one of %s)", p, strings.Join(providers, ", "))
+		}
+	}
+	if c.Cluster != "" {
+		if err := spec.ValidateName(c.Cluster); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+	}
+	if c.Verbose < 0 {
+		return fmt.Errorf("verbose must not be negative")
+	}
+	for key, d := range map[string]string{"idle_timeout": c.IdleTimeout, "max_lifetime": c.MaxLifetime} {
+		if d != "" {
+			if _, err := spec.ParseDuration(d); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+		}
+	}
+	if c.Workload != "" && !slices.Contains(spec.Workloads, strings.ToLower(c.Workload)) {
+		return fmt.Errorf("workload: unknown workload %q (want one of %s)", c.Workload, strings.Join(spec.Workloads, ", "))
+	}
+	if c.SpotPolicy != "" {
+		if _, err := spec.ParseSpotPolicy(c.SpotPolicy); err != nil {
+			return fmt.Errorf("spot_policy: %w", err)
+		}
+	}
+	if c.Image != "" && strings.ContainsAny(c.Image, " \t\n'\"`$;&|<>\\") {
+		return fmt.Errorf("image: invalid image %q", c.Image)
+	}
+	if len(spec.SplitList(c.Region)) > 0 {
+		probe := spec.Default("probe")
+		probe.Regions = spec.SplitList(c.Region)
+		if err := probe.Validate(); err != nil {
+			return fmt.Errorf("region: %w", err)
+		}
+	}
+	if c.Local.MaxMachines < 0 {
+		return fmt.Errorf("local.max_machines must not be negative")
+	}
+	return nil
 }

@@ -105,6 +105,12 @@ func TestErrors(t *testing.T) {
 		{"bad output", "output: xml\n", "invalid output", nil},
 		{"bad type", "local:\n  max_machines: lots\n", "max_machines", nil},
 		{"explicit file missing", "", "no such file", map[string]string{"BURST_CONFIG": "/nonexistent/burst.yaml"}},
+		{"section not a map", "aws: 5\n", "aws", nil},
+		{"bad value overridden by env", "idle_timeout: 5x\n", "idle_timeout", map[string]string{"BURST_IDLE_TIMEOUT": "10m"}},
+		{"bad cluster name", "cluster: Bad_Name\n", "invalid cluster name", nil},
+		{"bad workload", "workload: spark\n", "unknown workload", nil},
+		{"bad spot policy", "spot_policy: sometimes\n", "spot_policy", nil},
+		{"bad env value", "", "max_lifetime", map[string]string{"BURST_MAX_LIFETIME": "forever"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -206,6 +206,10 @@ func ParseFile(name string, b []byte) (*Input, error) {
 	if f.Kind != Kind {
 		return nil, Errorf("cluster file %s: kind must be %s, got %q", name, Kind, f.Kind)
 	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, Errorf("cluster file %s holds more than one YAML document; put one cluster in a file", name)
+	}
 	in := f.Spec
 	in.Name = f.Metadata.Name
 	return &in, nil
