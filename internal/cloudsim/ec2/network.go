@@ -119,9 +119,35 @@ func (s *Server) describeRegions(r *request) (any, *apiError) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	all, only, fs := r.params.bool("AllRegions"), r.params.strs("RegionName"), r.params.filters()
 	var o out
 	for _, n := range names {
-		o.Items = append(o.Items, item{n, "ec2." + n + ".amazonaws.com", "opt-in-not-required"})
+		it := item{n, "ec2." + n + ".amazonaws.com", "opt-in-not-required"}
+		if s.regionDisabled(n) {
+			// EC2 lists a disabled region only when asked for all or by
+			// name.
+			if !all && len(only) == 0 {
+				continue
+			}
+			it.OptIn = "not-opted-in"
+		}
+		if len(only) > 0 && !contains(only, n) {
+			continue
+		}
+		ok := true
+		for _, f := range fs {
+			switch f.name {
+			case "region-name":
+				ok = ok && f.matchAny(n)
+			case "opt-in-status":
+				ok = ok && f.matchAny(it.OptIn)
+			case "endpoint":
+				ok = ok && f.matchAny(it.Endpoint)
+			}
+		}
+		if ok {
+			o.Items = append(o.Items, it)
+		}
 	}
 	return o, nil
 }
@@ -494,6 +520,7 @@ func (s *Server) describeKeyPairs(r *request) (any, *apiError) {
 		Name        string  `xml:"keyName"`
 		Fingerprint string  `xml:"keyFingerprint"`
 		Type        string  `xml:"keyType"`
+		Created     string  `xml:"createTime"`
 		Tags        *tagSet `xml:"tagSet"`
 	}
 	type out struct {
@@ -502,7 +529,7 @@ func (s *Server) describeKeyPairs(r *request) (any, *apiError) {
 	var o out
 	for _, res := range rs {
 		d := res.Data.(*KeyPair)
-		o.Items = append(o.Items, item{res.ID, res.Name, d.Fingerprint, d.Type, toTagSet(res.Tags)})
+		o.Items = append(o.Items, item{res.ID, res.Name, d.Fingerprint, d.Type, res.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), toTagSet(res.Tags)})
 	}
 	return o, nil
 }
