@@ -203,7 +203,7 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 	}
 	out, err := c.CreateFleet(ctx, in)
 	if err != nil {
-		return nil, fails, p.fleetCallError(err, offs, want)
+		return nil, fails, p.fleetCallError(err, offs, want, region, sdkaws.ToString(in.ClientToken))
 	}
 
 	now := p.opts.Now().UTC()
@@ -280,14 +280,39 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 }
 
 // fleetCallError classifies a failed CreateFleet call; a quota error names
-// the vCPUs the call needed.
-func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int) error {
+// the vCPUs the call needed, and a reused token says what happened.
+func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int, region, token string) error {
 	err = classify("CreateFleet", err)
 	var pe *provider.Error
-	if errors.As(err, &pe) && pe.Kind == provider.ErrQuota {
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Kind == provider.ErrQuota:
 		pe.Msg = quotaDetail(offs[0], want, pe.Msg)
+	case pe.Code == "IdempotentParameterMismatch":
+		pe.Msg = mismatchDetail(region, token, want, offs)
 	}
 	return err
+}
+
+// mismatchDetail explains an IdempotentParameterMismatch: EC2 keeps a
+// fleet's ClientToken and refuses it for a request that differs from the
+// first (another count, other instance types or subnets, or a new launch
+// template, e.g. after a newer image or a new head address). Nothing was
+// launched by this call; what the first call launched carries the
+// cluster's tags, so the next observation counts it.
+func mismatchDetail(region, token string, want int, offs []plan.Offering) string {
+	types := make([]string, 0, len(offs))
+	for _, o := range offs {
+		if !slices.Contains(types, o.InstanceType) {
+			types = append(types, o.InstanceType)
+		}
+	}
+	return fmt.Sprintf("EC2 refused this CreateFleet in %s because its ClientToken %s was already used by an earlier CreateFleet with different parameters "+
+		"(this one asked for %d machines of %v; the count, instance types, subnets or launch template have changed since). "+
+		"This call launched nothing, and what the earlier call launched is tagged with the cluster and counted by the next run; "+
+		"this is a burst bug if it repeats: please report it", region, token, want, types)
 }
 
 // quotaDetail says which vCPU quota a launch hit and how many vCPUs it

@@ -311,3 +311,35 @@ func TestClientSideLimiter(t *testing.T) {
 		t.Errorf("%d calls over %v; want 7 over at least 270ms", len(reqs), reqs[len(reqs)-1].Time.Sub(reqs[0].Time))
 	}
 }
+
+// TestReusedTokenOtherOfferings: a Launch that repeats an earlier token
+// with other offerings is refused by EC2 (IdempotentParameterMismatch), and
+// burst reports it as ErrInvalid saying what happened; nothing new runs.
+// The same token with the same request still returns the first machines.
+func TestReusedTokenOtherOfferings(t *testing.T) {
+	e := newEnv(t)
+	m7i := offering("us-east-1", "m7i.large", "on-demand")
+	first, err := e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", m7i))
+	if err != nil || len(first.Machines) != 2 {
+		t.Fatalf("Launch: %d machines, %v", len(first.Machines), err)
+	}
+	again, err := e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", m7i))
+	if err != nil || len(again.Machines) != 2 || again.Machines[0].ID != first.Machines[0].ID {
+		t.Fatalf("the same Launch again: %+v, %v; want the first machines", again, err)
+	}
+	_, err = e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", offering("us-east-1", "m6i.large", "on-demand")))
+	if !errors.Is(err, provider.ErrInvalid) || provider.KindOf(err) != provider.ErrInvalid {
+		t.Fatalf("the token with other offerings: %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{"IdempotentParameterMismatch", "us-east-1", "ClientToken tok-w-1-", "already used by an earlier CreateFleet with different parameters", "m6i.large", "launched nothing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, failed := e.count("CreateFleet", "IdempotentParameterMismatch"); failed != 1 {
+		t.Errorf("CreateFleet answered IdempotentParameterMismatch %d times, want 1 (not retried)", failed)
+	}
+	if n := len(live(e.model, "tok")); n != 2 {
+		t.Errorf("%d machines run, want the first 2", n)
+	}
+}
