@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/burstdev/burst/internal/cloudsim"
 )
@@ -269,6 +270,9 @@ func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region str
 	if !ok {
 		return fail(&apiError{400, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service.", action)})
 	}
+	if aerr := checkTags(p); aerr != nil {
+		return fail(aerr)
+	}
 	resp, aerr := h.fn(s, &request{region: region, params: p, fault: call.Fault})
 	if aerr != nil {
 		return fail(aerr)
@@ -287,6 +291,32 @@ func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region str
 		return fail(&apiError{after, "InternalError", "An internal error has occurred."})
 	}
 	return 200, "", func(w http.ResponseWriter) { writeXML(w, action, resp) }
+}
+
+// checkTags applies EC2's tag rules to a call's TagSpecification and Tag
+// lists: keys of 1 to 128 characters not starting with "aws:", values of
+// at most 256, at most 50 tags per resource.
+func checkTags(p *params) *apiError {
+	var lists [][]*params
+	for _, ts := range p.list("TagSpecification") {
+		lists = append(lists, ts.list("Tag"))
+	}
+	lists = append(lists, p.list("Tag"))
+	for _, tags := range lists {
+		if len(tags) > 50 {
+			return &apiError{400, "TagLimitExceeded", "The maximum number of tags per resource is 50"}
+		}
+		for _, t := range tags {
+			k, v := t.str("Key"), t.str("Value")
+			if k == "" || utf8.RuneCountInString(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
+				return errInvalid("Tag key '%s' must be 1 to 128 characters and must not start with aws:", k)
+			}
+			if utf8.RuneCountInString(v) > 256 {
+				return errInvalid("Tag value of '%s' is longer than 256 characters", k)
+			}
+		}
+	}
+	return nil
 }
 
 // request is one parsed EC2 call.

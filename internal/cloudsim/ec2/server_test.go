@@ -173,3 +173,35 @@ func TestKeyPairCreateTime(t *testing.T) {
 		t.Errorf("DescribeKeyPairs: %s, want the creation time", body)
 	}
 }
+
+// TestNamingRules: the simulator refuses names and tags EC2 refuses, so a
+// provider test that passes here passes EC2's documented rules.
+func TestNamingRules(t *testing.T) {
+	q, _, _ := newQuery(t)
+	long := strings.Repeat("a", 256)
+	for _, c := range []struct {
+		action string
+		kv     []string
+		ok     bool
+	}{
+		{"CreateSecurityGroup", []string{"GroupName", "burst-ok", "GroupDescription", "fine: (ok) #1"}, true},
+		{"CreateSecurityGroup", []string{"GroupName", "sg-mine", "GroupDescription", "d"}, false},
+		{"CreateSecurityGroup", []string{"GroupName", "caf\u00e9", "GroupDescription", "d"}, false},
+		{"CreateSecurityGroup", []string{"GroupName", "g2", "GroupDescription", long}, false},
+		{"CreateKeyPair", []string{"KeyName", long}, false},
+		{"CreateKeyPair", []string{"KeyName", "burst-ok"}, true},
+		{"CreateLaunchTemplate", []string{"LaunchTemplateName", "burst ok", "LaunchTemplateData.InstanceType", "m7i.large"}, false},
+		{"CreateLaunchTemplate", []string{"LaunchTemplateName", "ab", "LaunchTemplateData.InstanceType", "m7i.large"}, false},
+		{"CreateLaunchTemplate", []string{"LaunchTemplateName", "burst-a-w-0123456789ab", "LaunchTemplateData.InstanceType", "m7i.large"}, true},
+		{"CreateKeyPair", []string{"KeyName", "k-aws", "TagSpecification.1.ResourceType", "key-pair", "TagSpecification.1.Tag.1.Key", "aws:owner", "TagSpecification.1.Tag.1.Value", "x"}, false},
+		{"CreateKeyPair", []string{"KeyName", "k-long", "TagSpecification.1.ResourceType", "key-pair", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", long + "a"}, false},
+	} {
+		st, body := q.call("us-east-1", c.action, c.kv...)
+		if (st == 200) != c.ok {
+			t.Errorf("%s %v: %d %s; want ok=%v", c.action, c.kv, st, body, c.ok)
+		}
+		if !c.ok && !strings.Contains(body, "InvalidParameterValue") {
+			t.Errorf("%s %v: %s, want InvalidParameterValue", c.action, c.kv, body)
+		}
+	}
+}
