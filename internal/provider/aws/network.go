@@ -499,8 +499,12 @@ func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id st
 			return herr
 		}
 		if len(holders) > 0 {
+			named := strings.Join(holders[:min(len(holders), 5)], ", ")
+			if len(holders) > 5 {
+				named += fmt.Sprintf(" and %d more", len(holders)-5)
+			}
 			return fmt.Errorf("security group %s is still in use by instances that are not shutting down (%s); terminate them, or run burst down for their cluster, then try again: %w",
-				id, strings.Join(holders, ", "), classify("DeleteSecurityGroup", err))
+				id, named, classify("DeleteSecurityGroup", err))
 		}
 		if !deadline.IsZero() && !p.opts.Now().Before(deadline) {
 			return fmt.Errorf("security group %s is still in use after %s (its instances have not finished terminating); run burst down again: %w",
