@@ -78,10 +78,11 @@ func TestAWSCLI(t *testing.T) {
 		}
 	}
 
-	out := run("ec2", "run-instances", "--image-id", ubuntu, "--instance-type", "m7i.large", "--count", "3",
+	runArgs := []string{"ec2", "run-instances", "--image-id", ubuntu, "--instance-type", "m7i.large", "--count", "3",
 		"--client-token", "cli-token-1", "--instance-initiated-shutdown-behavior", "terminate",
 		"--metadata-options", "HttpTokens=required",
-		"--tag-specifications", "ResourceType=instance,Tags=[{Key=burst-cluster,Value=cli},{Key=team,Value=data}]")
+		"--tag-specifications", "ResourceType=instance,Tags=[{Key=burst-cluster,Value=cli},{Key=team,Value=data}]"}
+	out := run(runArgs...)
 	insts, _ := out["Instances"].([]any)
 	if len(insts) != 3 {
 		t.Fatalf("run-instances returned %d instances: %v", len(insts), out)
@@ -99,8 +100,8 @@ func TestAWSCLI(t *testing.T) {
 			t.Errorf("instance %+v does not match the request", in)
 		}
 	}
-	// The same client token launches nothing new.
-	again := run("ec2", "run-instances", "--image-id", ubuntu, "--instance-type", "m7i.large", "--count", "3", "--client-token", "cli-token-1")
+	// The same request with the same client token launches nothing new.
+	again := run(runArgs...)
 	if n := len(again["Instances"].([]any)); n != 3 || len(m.Instances(nil)) != 3 {
 		t.Errorf("repeated client token: %d instances returned, %d in the model; want the same 3", n, len(m.Instances(nil)))
 	}

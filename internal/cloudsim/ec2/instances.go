@@ -113,8 +113,12 @@ func (s *Server) createFleet(r *request) (any, *apiError) {
 	// first call's outcome.
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	digest := idempotencyDigest(p)
 	if token != "" {
-		if rep, ok := s.fleetTokens[token]; ok && rep.region == r.region {
+		if rep, ok := s.fleetTokens[tokenKey(r.region, token)]; ok {
+			if rep.digest != digest {
+				return nil, errParameterMismatch(token)
+			}
 			return rawXML(rep.body), nil
 		}
 	}
@@ -291,7 +295,7 @@ func (s *Server) createFleet(r *request) (any, *apiError) {
 	s.fleets[fleetID] = &Fleet{ID: fleetID, Region: r.region, Type: "instant", ClientToken: token, Tags: tags["fleet"], InstanceIDs: ids,
 		Overrides: len(ovs), TargetCapacity: total, CapacityType: capType, Strategy: strategy}
 	if token != "" {
-		s.fleetTokens[token] = fleetReply{body: body, fleet: fleetID, region: r.region}
+		s.fleetTokens[tokenKey(r.region, token)] = fleetReply{body: body, fleet: fleetID, digest: digest}
 	}
 	return rawXML(body), nil
 }
@@ -386,7 +390,12 @@ func (s *Server) runInstances(r *request) (any, *apiError) {
 		capType = cloudsim.Spot
 	}
 	token := p.str("ClientToken")
-	if token == "" || !s.hasRunToken(token) {
+	digest := idempotencyDigest(p)
+	seen, same := s.runToken(r.region, token, digest)
+	if seen && !same {
+		return nil, errParameterMismatch(token)
+	}
+	if !seen {
 		if !s.Model.Take(BucketName(r.region, BucketLaunchResource), maxN) {
 			return nil, &apiError{503, "RequestLimitExceeded", "Request limit exceeded."}
 		}
@@ -403,7 +412,7 @@ func (s *Server) runInstances(r *request) (any, *apiError) {
 	for k, v := range tags["volume"] {
 		attrs["VolumeTag:"+k] = v
 	}
-	resID := s.runReservation(token)
+	resID := s.runReservation(r.region, token, digest)
 	modelToken := ""
 	if token != "" {
 		modelToken = "run/" + r.region + "/" + token
@@ -431,23 +440,28 @@ func (s *Server) runInstances(r *request) (any, *apiError) {
 	return o, nil
 }
 
-func (s *Server) hasRunToken(token string) bool {
+// runToken reports whether a RunInstances ClientToken was used before in
+// the region, and if so whether with the same parameters.
+func (s *Server) runToken(region, token, digest string) (seen, same bool) {
+	if token == "" {
+		return false, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.runTokens[token]
-	return ok
+	rep, ok := s.runTokens[tokenKey(region, token)]
+	return ok, ok && rep.digest == digest
 }
 
-func (s *Server) runReservation(token string) string {
+func (s *Server) runReservation(region, token, digest string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.runTokens[token]; ok && token != "" {
-		return id
+	if rep, ok := s.runTokens[tokenKey(region, token)]; ok && token != "" {
+		return rep.reservation
 	}
 	s.seq++
 	id := fmt.Sprintf("r-%017x", s.seq)
 	if token != "" {
-		s.runTokens[token] = id
+		s.runTokens[tokenKey(region, token)] = runReply{reservation: id, digest: digest}
 	}
 	return id
 }

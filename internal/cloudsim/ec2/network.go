@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -119,9 +120,35 @@ func (s *Server) describeRegions(r *request) (any, *apiError) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	all, only, fs := r.params.bool("AllRegions"), r.params.strs("RegionName"), r.params.filters()
 	var o out
 	for _, n := range names {
-		o.Items = append(o.Items, item{n, "ec2." + n + ".amazonaws.com", "opt-in-not-required"})
+		it := item{n, "ec2." + n + ".amazonaws.com", "opt-in-not-required"}
+		if s.regionDisabled(n) {
+			// EC2 lists a disabled region only when asked for all or by
+			// name.
+			if !all && len(only) == 0 {
+				continue
+			}
+			it.OptIn = "not-opted-in"
+		}
+		if len(only) > 0 && !contains(only, n) {
+			continue
+		}
+		ok := true
+		for _, f := range fs {
+			switch f.name {
+			case "region-name":
+				ok = ok && f.matchAny(n)
+			case "opt-in-status":
+				ok = ok && f.matchAny(it.OptIn)
+			case "endpoint":
+				ok = ok && f.matchAny(it.Endpoint)
+			}
+		}
+		if ok {
+			o.Items = append(o.Items, it)
+		}
 	}
 	return o, nil
 }
@@ -211,6 +238,22 @@ func (s *Server) describeSubnets(r *request) (any, *apiError) {
 
 // --- security groups ---
 
+// EC2's naming rules (CreateSecurityGroup, CreateLaunchTemplate).
+var (
+	groupTextRE = regexp.MustCompile(`^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$`)
+	ltNameRE    = regexp.MustCompile(`^[a-zA-Z0-9().\-/_]{3,128}$`)
+)
+
+// checkGroupText applies a VPC security group's rule for names and
+// descriptions: up to 255 characters of a-z, A-Z, 0-9, spaces and
+// ._-:/()#,@[]+=&;{}!$*.
+func checkGroupText(what, v string) *apiError {
+	if !groupTextRE.MatchString(v) {
+		return errInvalid("Invalid %s '%s': up to 255 characters of a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", what, v)
+	}
+	return nil
+}
+
 type sgItem struct {
 	OwnerID     string    `xml:"ownerId"`
 	GroupID     string    `xml:"groupId"`
@@ -270,6 +313,15 @@ func (s *Server) createSecurityGroup(r *request) (any, *apiError) {
 	}
 	if vpc != DefaultVPC(r.region) || !s.hasDefaultVPC(r.region) {
 		return nil, &apiError{400, "InvalidVpcID.NotFound", fmt.Sprintf("The vpc ID '%s' does not exist", vpc)}
+	}
+	if err := checkGroupText("group name", name); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(name, "sg-") {
+		return nil, errInvalid("Group names may not be in the format sg-*.")
+	}
+	if err := checkGroupText("group description", desc); err != nil {
+		return nil, err
 	}
 	if _, dup := s.sgByName(r.region, vpc, name); dup {
 		return nil, &apiError{400, "InvalidGroup.Duplicate", fmt.Sprintf("The security group '%s' already exists for VPC '%s'", name, vpc)}
@@ -445,6 +497,9 @@ func (s *Server) createKeyPair(r *request) (any, *apiError) {
 	if name == "" {
 		return nil, errMissing("KeyName")
 	}
+	if len(name) > 255 || strings.IndexFunc(name, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
+		return nil, errInvalid("Key pair names are at most 255 printable ASCII characters: '%s'", name)
+	}
 	if _, dup := s.keyByName(r.region, name); dup {
 		return nil, &apiError{400, "InvalidKeyPair.Duplicate", fmt.Sprintf("The keypair '%s' already exists.", name)}
 	}
@@ -494,6 +549,7 @@ func (s *Server) describeKeyPairs(r *request) (any, *apiError) {
 		Name        string  `xml:"keyName"`
 		Fingerprint string  `xml:"keyFingerprint"`
 		Type        string  `xml:"keyType"`
+		Created     string  `xml:"createTime"`
 		Tags        *tagSet `xml:"tagSet"`
 	}
 	type out struct {
@@ -502,7 +558,7 @@ func (s *Server) describeKeyPairs(r *request) (any, *apiError) {
 	var o out
 	for _, res := range rs {
 		d := res.Data.(*KeyPair)
-		o.Items = append(o.Items, item{res.ID, res.Name, d.Fingerprint, d.Type, toTagSet(res.Tags)})
+		o.Items = append(o.Items, item{res.ID, res.Name, d.Fingerprint, d.Type, res.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), toTagSet(res.Tags)})
 	}
 	return o, nil
 }
@@ -625,8 +681,8 @@ func (s *Server) createLaunchTemplate(r *request) (any, *apiError) {
 	if name == "" {
 		return nil, errMissing("LaunchTemplateName")
 	}
-	if len(name) < 3 || len(name) > 128 {
-		return nil, errInvalid("launch template name %q must be 3 to 128 characters", name)
+	if !ltNameRE.MatchString(name) {
+		return nil, errInvalid("Launch template name '%s' must be 3 to 128 characters of a-z, A-Z, 0-9, ( ) . - / _", name)
 	}
 	if _, dup := s.ltByName(r.region, name); dup {
 		return nil, &apiError{400, "InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("Launch template name already in use: %s", name)}

@@ -39,6 +39,33 @@ func parseParams(form url.Values) *params {
 	return root
 }
 
+// digest is a canonical form of the request's parameters without the ones
+// named in skip (top-level names such as "ClientToken", "Action"): two
+// requests with the same digest asked for the same thing. EC2 compares
+// this when a ClientToken is used again (IdempotentParameterMismatch).
+func (p *params) digest(skip ...string) string {
+	var lines []string
+	var walk func(prefix string, n *params)
+	walk = func(prefix string, n *params) {
+		if n.val != "" {
+			lines = append(lines, prefix+"="+n.val)
+		}
+		for k, c := range n.kids {
+			if prefix == "" && contains(skip, k) {
+				continue
+			}
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			walk(name, c)
+		}
+	}
+	walk("", p)
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
 // get returns the node at a dotted path, or nil.
 func (p *params) get(path string) *params {
 	n := p

@@ -10,7 +10,10 @@
 // key pairs, launch templates, images (Ubuntu and the NVIDIA deep learning
 // base image), CreateFleet instant with on-demand lowest-price and spot
 // price-capacity-optimized allocation, RunInstances, DescribeInstances with
-// filters and pagination, TerminateInstances, the instance type and spot
+// filters and pagination, TerminateInstances, ClientToken idempotency for
+// CreateFleet and RunInstances (the same request answers as the first
+// time; other parameters with a used token are IdempotentParameterMismatch),
+// enabled and disabled regions, the instance type and spot
 // price catalogs, per-family vCPU quotas, and EC2's request-rate and
 // resource-rate token buckets (SetDocumentedThrottles). Requests must carry
 // a SigV4 Authorization header; signatures are not verified.
@@ -29,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/burstdev/burst/internal/cloudsim"
 )
@@ -52,12 +56,18 @@ type Server struct {
 	// fail with AuthFailure.
 	AccessKeys []string
 
-	mu          sync.Mutex
-	fleets      map[string]*Fleet
+	mu     sync.Mutex
+	fleets map[string]*Fleet
+	// fleetTokens and runTokens remember, per region and ClientToken
+	// (tokenKey), what CreateFleet and RunInstances answered and the
+	// digest of what they were asked.
 	fleetTokens map[string]fleetReply
-	runTokens   map[string]string // RunInstances ClientToken -> reservation ID
+	runTokens   map[string]runReply
 	images      []Image
 	noVPC       map[string]bool
+	// disabled regions are not enabled for the account (opt-in regions
+	// not opted in): DescribeRegions leaves them out, calls fail.
+	disabled map[string]bool
 	// after holds, per action, statuses to answer after the call took
 	// effect (a lost response).
 	after map[string][]int
@@ -80,15 +90,36 @@ type Fleet struct {
 type fleetReply struct {
 	body   []byte
 	fleet  string
-	region string
+	digest string
+}
+
+type runReply struct {
+	reservation string
+	digest      string
+}
+
+// tokenKey scopes a ClientToken to its region, as EC2 does.
+func tokenKey(region, token string) string { return region + "/" + token }
+
+// idempotencyDigest is what a reused ClientToken must ask again: every
+// parameter but the token itself and the protocol's own.
+func idempotencyDigest(p *params) string {
+	return p.digest("Action", "Version", "ClientToken", "DryRun")
+}
+
+// errParameterMismatch is EC2's answer to a ClientToken reused for a
+// different request.
+func errParameterMismatch(token string) *apiError {
+	return &apiError{400, "IdempotentParameterMismatch", fmt.Sprintf(
+		"The client token '%s' was used before with different parameters. Do not reuse a client token with different requests, unless the requests are identical.", token)}
 }
 
 // New returns a server on m with the default images.
 func New(m *cloudsim.Model) *Server {
 	s := &Server{
 		Model: m, AccountID: "123456789012",
-		fleets: map[string]*Fleet{}, fleetTokens: map[string]fleetReply{}, runTokens: map[string]string{},
-		noVPC: map[string]bool{}, after: map[string][]int{},
+		fleets: map[string]*Fleet{}, fleetTokens: map[string]fleetReply{}, runTokens: map[string]runReply{},
+		noVPC: map[string]bool{}, disabled: map[string]bool{}, after: map[string][]int{},
 	}
 	for r := range m.Regions() {
 		s.images = append(s.images, defaultImages(r)...)
@@ -110,6 +141,21 @@ func (s *Server) RemoveDefaultVPC(region string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.noVPC[region] = true
+}
+
+// DisableRegion makes a region one the account has not enabled (an opt-in
+// region not opted in): DescribeRegions lists it only with AllRegions, and
+// every call to it fails with AuthFailure, as EC2 answers there.
+func (s *Server) DisableRegion(region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.disabled[region] = true
+}
+
+func (s *Server) regionDisabled(region string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disabled[region]
 }
 
 // Fleets returns the fleets created, in no particular order.
@@ -201,7 +247,7 @@ func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region str
 	if len(s.AccessKeys) > 0 && !contains(s.AccessKeys, cred[1]) {
 		return fail(&apiError{401, "AuthFailure", "AWS was not able to validate the provided access credentials"})
 	}
-	if _, ok := s.Model.Regions()[region]; !ok {
+	if _, ok := s.Model.Regions()[region]; !ok || s.regionDisabled(region) {
 		return fail(&apiError{401, "AuthFailure", fmt.Sprintf("region %q is not enabled for this account", region)})
 	}
 	if f := call.Fault; f != nil {
@@ -224,6 +270,9 @@ func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region str
 	if !ok {
 		return fail(&apiError{400, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service.", action)})
 	}
+	if aerr := checkTags(p); aerr != nil {
+		return fail(aerr)
+	}
 	resp, aerr := h.fn(s, &request{region: region, params: p, fault: call.Fault})
 	if aerr != nil {
 		return fail(aerr)
@@ -242,6 +291,32 @@ func (s *Server) handle(r *http.Request, call *cloudsim.Call, action, region str
 		return fail(&apiError{after, "InternalError", "An internal error has occurred."})
 	}
 	return 200, "", func(w http.ResponseWriter) { writeXML(w, action, resp) }
+}
+
+// checkTags applies EC2's tag rules to a call's TagSpecification and Tag
+// lists: keys of 1 to 128 characters not starting with "aws:", values of
+// at most 256, at most 50 tags per resource.
+func checkTags(p *params) *apiError {
+	var lists [][]*params
+	for _, ts := range p.list("TagSpecification") {
+		lists = append(lists, ts.list("Tag"))
+	}
+	lists = append(lists, p.list("Tag"))
+	for _, tags := range lists {
+		if len(tags) > 50 {
+			return &apiError{400, "TagLimitExceeded", "The maximum number of tags per resource is 50"}
+		}
+		for _, t := range tags {
+			k, v := t.str("Key"), t.str("Value")
+			if k == "" || utf8.RuneCountInString(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
+				return errInvalid("Tag key '%s' must be 1 to 128 characters and must not start with aws:", k)
+			}
+			if utf8.RuneCountInString(v) > 256 {
+				return errInvalid("Tag value of '%s' is longer than 256 characters", k)
+			}
+		}
+	}
+	return nil
 }
 
 // request is one parsed EC2 call.

@@ -22,6 +22,14 @@
 // documented request and resource rates (ratelimit.go), and throttled or
 // 5xx calls are retried by the SDK's standard retryer with jittered
 // backoff; a retried CreateFleet carries the same ClientToken, so it never
-// launches twice. Errors map to burst's kinds in errors.go. The design, the
-// error table and what was left out are in docs/design/aws.md.
+// launches twice; a reused token EC2 refuses for a changed request returns
+// the instances it launched (found by their burst-launch tag). Errors map
+// to burst's kinds in errors.go.
+//
+// `burst gc` uses the Collector (collect.go): the security groups, key
+// pairs (with their private key files) and launch templates that carry
+// the burst-cluster tag, in the configured regions or, with AllRegions,
+// every region DescribeRegions lists, up to 8 at a time (regions.go).
+// The design, the error table and what was left out are in
+// docs/design/aws.md.
 package aws

@@ -147,3 +147,36 @@ func TestEngineQuotaPreflight(t *testing.T) {
 		}
 	}
 }
+
+// TestUpDownUp: `up` again a minute after `down` starts from the same
+// observation (no machines) in the same 15-minute bucket, so the engine
+// gives it the launch tokens of the first `up`; `down` removed the security
+// group, so the launch template is new, and EC2 refuses the reused tokens
+// (IdempotentParameterMismatch). The provider returns what the tokens
+// launched (terminated), the engine moves to its next attempt with new
+// tokens, and the cluster comes up.
+func TestUpDownUp(t *testing.T) {
+	clock := cloudsim.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	e := newEnv(t, withClock(clock))
+	cat, err := e.p.Catalog(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := gcEngine(e, cat)
+	c := cluster("again", 2, spec.OnDemand)
+	first := up(t, e, eng, cat, c)
+	if _, err := eng.Down(ctx(t), c.Name, []string{aws.Name}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	second := up(t, e, eng, cat, c)
+	if second.Workers() != 2 || second.Head.ID == first.Head.ID {
+		t.Fatalf("up after down: head %s (was %s), %d workers", second.Head.ID, first.Head.ID, second.Workers())
+	}
+	if n := len(e.sim.Fleets()); n != 4 {
+		t.Errorf("%d fleets, want 2 per up", n)
+	}
+	if _, n := e.count("CreateFleet", "IdempotentParameterMismatch"); n != 2 {
+		t.Errorf("%d CreateFleet calls refused, want the head's and the workers' first", n)
+	}
+}

@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -74,6 +75,8 @@ type env struct {
 	p     *aws.Provider
 	opts  aws.Options
 	clock *cloudsim.Clock
+	// wrap, if set, wraps the simulator's handler (to watch the wire).
+	wrap func(http.Handler) http.Handler
 }
 
 type envOption func(*env, *cloudsim.Config)
@@ -90,6 +93,11 @@ func withClock(c *cloudsim.Clock) envOption {
 
 func withOptions(f func(*aws.Options)) envOption {
 	return func(e *env, _ *cloudsim.Config) { f(&e.opts) }
+}
+
+// withHandler wraps the simulator's HTTP handler.
+func withHandler(w func(http.Handler) http.Handler) envOption {
+	return func(e *env, _ *cloudsim.Config) { e.wrap = w }
 }
 
 func withModel(f func(*cloudsim.Config)) envOption {
@@ -132,7 +140,11 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	}
 	e.model = simec2.NewModel(cfg)
 	e.sim = simec2.New(e.model)
-	srv := httptest.NewServer(e.sim)
+	var h http.Handler = e.sim
+	if e.wrap != nil {
+		h = e.wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	awsEnv(t, srv.URL)

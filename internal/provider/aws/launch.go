@@ -10,6 +10,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -106,6 +107,12 @@ func fleetToken(token, region string) string {
 	return token[:min(len(token), 40)] + "-" + hex.EncodeToString(sum[:])[:16]
 }
 
+// TagLaunch is put on every instance a fleet launches, with the fleet's
+// ClientToken as its value: the one way back from a token to the
+// instances of an instant fleet (DescribeFleets lists an instant fleet
+// only by its ID, which a lost answer never told us).
+const TagLaunch = "burst-launch"
+
 func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest, region string, offs []plan.Offering, want int) ([]provider.Machine, []provider.OfferingError, error) {
 	capacity := offs[0].Capacity
 	c, err := p.ec2Client(ctx, region)
@@ -181,17 +188,23 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 	if err := p.regionLimiters(region).wait(ctx, FamilyLaunchInstances, want); err != nil {
 		return nil, fails, err
 	}
+	token := fleetToken(req.Token, region)
 	tags := maps.Clone(req.Tags)
+	instanceTags := maps.Clone(req.Tags)
+	if instanceTags == nil {
+		instanceTags = map[string]string{}
+	}
+	instanceTags[TagLaunch] = token
 	in := &ec2.CreateFleetInput{
 		Type:        types.FleetTypeInstant,
-		ClientToken: sdkaws.String(fleetToken(req.Token, region)),
+		ClientToken: sdkaws.String(token),
 		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{
 			LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecificationRequest{LaunchTemplateId: sdkaws.String(ltID), Version: sdkaws.String("$Default")},
 			Overrides:                   overrides,
 		}},
 		TargetCapacitySpecification: &types.TargetCapacitySpecificationRequest{TotalTargetCapacity: sdkaws.Int32(int32(want))},
 		TagSpecifications: []types.TagSpecification{
-			tagSpec(types.ResourceTypeInstance, tags), tagSpec(types.ResourceTypeVolume, tags), tagSpec(types.ResourceTypeFleet, tags),
+			tagSpec(types.ResourceTypeInstance, instanceTags), tagSpec(types.ResourceTypeVolume, tags), tagSpec(types.ResourceTypeFleet, tags),
 		},
 	}
 	if capacity == catalog.Spot {
@@ -203,7 +216,19 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 	}
 	out, err := c.CreateFleet(ctx, in)
 	if err != nil {
-		return nil, fails, p.fleetCallError(err, offs, want)
+		if apiCode(err) == "IdempotentParameterMismatch" {
+			// The token launched before, with another request. The
+			// contract is that the same token returns the same machines:
+			// find them by the tag that carries the token.
+			earlier, lerr := p.launchedWith(ctx, c, region, token)
+			if lerr != nil {
+				return nil, fails, lerr
+			}
+			if len(earlier) > 0 {
+				return earlier, fails, nil
+			}
+		}
+		return nil, fails, p.fleetCallError(err, offs, want, region, token)
 	}
 
 	now := p.opts.Now().UTC()
@@ -280,14 +305,65 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 }
 
 // fleetCallError classifies a failed CreateFleet call; a quota error names
-// the vCPUs the call needed.
-func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int) error {
+// the vCPUs the call needed, and a reused token says what happened.
+func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int, region, token string) error {
 	err = classify("CreateFleet", err)
 	var pe *provider.Error
-	if errors.As(err, &pe) && pe.Kind == provider.ErrQuota {
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Kind == provider.ErrQuota:
 		pe.Msg = quotaDetail(offs[0], want, pe.Msg)
+	case pe.Code == "IdempotentParameterMismatch":
+		pe.Msg = mismatchDetail(region, token, want, offs)
 	}
 	return err
+}
+
+// launchedWith returns the instances, in any state EC2 still reports, of
+// the fleet whose ClientToken was token.
+func (p *Provider) launchedWith(ctx context.Context, c *ec2.Client, region, token string) ([]provider.Machine, error) {
+	var out []provider.Machine
+	pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{
+		Filters:    []types.Filter{{Name: sdkaws.String("tag:" + TagLaunch), Values: []string{token}}},
+		MaxResults: sdkaws.Int32(describePageSize),
+	})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, classify("DescribeInstances", err)
+		}
+		for _, r := range page.Reservations {
+			for _, in := range r.Instances {
+				out = append(out, machine(region, in))
+			}
+		}
+	}
+	return out, nil
+}
+
+// mismatchDetail explains an IdempotentParameterMismatch that burst could
+// not answer itself: the token launched before with another request (a
+// run interrupted a moment ago sends the same token with tags and a
+// launch template of another second), and none of that launch's
+// instances is listed yet. This call launched nothing; once EC2 lists the
+// earlier machines, the next run counts them.
+func mismatchDetail(region, token string, want int, offs []plan.Offering) string {
+	var types []string
+	for _, o := range offs {
+		if !slices.Contains(types, o.InstanceType) {
+			types = append(types, o.InstanceType)
+		}
+	}
+	what := strings.Join(types, ", ")
+	if len(types) > 3 {
+		what = fmt.Sprintf("%s and %d more types", strings.Join(types[:3], ", "), len(types)-3)
+	}
+	return fmt.Sprintf("EC2 refused this CreateFleet in %s (%d x %s) because its ClientToken %s was used by an earlier CreateFleet with other parameters, "+
+		"and EC2 lists none of that launch's instances yet (most likely a run interrupted a moment ago). "+
+		"This call launched nothing; run the command again in a minute, when the earlier machines are listed and counted",
+		region, want, what, token)
 }
 
 // quotaDetail says which vCPU quota a launch hit and how many vCPUs it

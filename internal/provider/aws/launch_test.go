@@ -311,3 +311,70 @@ func TestClientSideLimiter(t *testing.T) {
 		t.Errorf("%d calls over %v; want 7 over at least 270ms", len(reqs), reqs[len(reqs)-1].Time.Sub(reqs[0].Time))
 	}
 }
+
+// TestReusedToken: Launch is idempotent per token even when EC2 would not
+// be. The same Launch again gets EC2's replay of the first answer. The
+// same token with another request (other offerings, other tags: a run
+// restarted with the engine's token but a new launch template or a new
+// time in its tags) is refused by EC2 with IdempotentParameterMismatch;
+// burst then returns the machines the token launched, found by their
+// burst-launch tag, and launches none. If EC2 lists none of them (a
+// launch too recent to be listed), the refusal is ErrInvalid, saying what
+// happened.
+func TestReusedToken(t *testing.T) {
+	e := newEnv(t)
+	m7i := offering("us-east-1", "m7i.large", "on-demand")
+	first, err := e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", m7i))
+	if err != nil || len(first.Machines) != 2 {
+		t.Fatalf("Launch: %d machines, %v", len(first.Machines), err)
+	}
+	for _, in := range live(e.model, "tok") {
+		if !strings.HasPrefix(in.Tags[aws.TagLaunch], "tok-w-1-") || in.Tags[aws.TagLaunch] != e.sim.Fleets()[0].ClientToken {
+			t.Errorf("instance %s tags %v: want %s = the fleet's client token", in.ID, in.Tags, aws.TagLaunch)
+		}
+	}
+	ids := func(ms []provider.Machine) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	again, err := e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", m7i))
+	if err != nil || ids(again.Machines) != ids(first.Machines) {
+		t.Fatalf("the same Launch again: %+v, %v; want the first machines", again, err)
+	}
+	other, err := e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", offering("us-east-1", "m6i.large", "on-demand")))
+	if err != nil || ids(other.Machines) != ids(first.Machines) {
+		t.Fatalf("the token with other offerings: %+v, %v; want the first machines", other, err)
+	}
+	req := launchReq("tok", 2, "tok-w-1", m7i)
+	req.Tags[provider.TagCreated] = "1795341601"
+	retagged, err := e.p.Launch(ctx(t), req)
+	if err != nil || ids(retagged.Machines) != ids(first.Machines) {
+		t.Fatalf("the token with other tags: %+v, %v; want the first machines", retagged, err)
+	}
+	if _, failed := e.count("CreateFleet", "IdempotentParameterMismatch"); failed != 2 {
+		t.Errorf("CreateFleet answered IdempotentParameterMismatch %d times, want 2 (not retried)", failed)
+	}
+	if n := len(e.sim.Fleets()); n != 1 || len(live(e.model, "tok")) != 2 {
+		t.Errorf("%d fleets, %d machines; want the first fleet's 2", n, len(live(e.model, "tok")))
+	}
+
+	// EC2 lists none of the first launch's instances (as just after a
+	// launch): nothing to return, and nothing may be launched twice.
+	e.model.Delete(strings.Split(ids(first.Machines), ","))
+	_, err = e.p.Launch(ctx(t), launchReq("tok", 2, "tok-w-1", offering("us-east-1", "m6i.large", "on-demand")))
+	if !errors.Is(err, provider.ErrInvalid) {
+		t.Fatalf("a reused token whose machines are not listed: %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{"IdempotentParameterMismatch", "us-east-1", "2 x m6i.large", "ClientToken tok-w-1-", "lists none of that launch's instances", "launched nothing", "run the command again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := len(e.sim.Fleets()); n != 1 {
+		t.Errorf("%d fleets, want 1", n)
+	}
+}

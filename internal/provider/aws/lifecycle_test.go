@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -442,8 +443,9 @@ func TestRegionsFromConfig(t *testing.T) {
 	for _, r := range e.model.Requests() {
 		regions = append(regions, r.Region)
 	}
+	sort.Strings(regions) // listed in parallel
 	if strings.Join(regions, ",") != "eu-west-1,us-west-2" {
-		t.Errorf("Machines listed regions %v, want eu-west-1 then us-west-2", regions)
+		t.Errorf("Machines listed regions %v, want eu-west-1 and us-west-2 once each", regions)
 	}
 	// Launching in us-west-2 from a provider configured for us-east-1 only.
 	if _, err := e.p.Launch(ctx(t), launchReq("rg", 1, "rg-w-1", offering("us-west-2", "m7i.large", "on-demand"))); err != nil {

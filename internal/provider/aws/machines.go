@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -19,42 +18,50 @@ const describePageSize = 1000
 
 // Machines implements provider.Provider: DescribeInstances filtered by the
 // burst-cluster tag (or, with no cluster, by the tag's presence), paginated
-// 1000 at a time, in each region of the filter or, with none, each
-// configured region. Terminated instances EC2 still reports are included.
+// 1000 at a time, in each region of the filter (every enabled region with
+// AllRegions; the configured ones when it names none), up to
+// MaxRegionsInFlight regions at once. Terminated instances EC2 still
+// reports are included.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
-	regions := f.Regions
-	if len(regions) == 0 {
-		rs, err := p.regions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		regions = rs
+	regions, err := p.searchRegions(ctx, f)
+	if err != nil {
+		return nil, err
 	}
-	filter := types.Filter{Name: sdkaws.String("tag-key"), Values: []string{provider.TagCluster}}
-	if f.Cluster != "" {
-		filter = types.Filter{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{f.Cluster}}
-	}
-	var out []provider.Machine
-	for _, region := range regions {
+	filter := clusterFilter(f.Cluster)
+	out, err := eachRegion(ctx, regions, func(ctx context.Context, region string) ([]provider.Machine, error) {
 		c, err := p.ec2Client(ctx, region)
 		if err != nil {
 			return nil, err
 		}
+		var ms []provider.Machine
 		pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: []types.Filter{filter}, MaxResults: sdkaws.Int32(describePageSize)})
 		for pg.HasMorePages() {
 			page, err := pg.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", region, classify("DescribeInstances", err))
+				return nil, classify("DescribeInstances", err)
 			}
 			for _, r := range page.Reservations {
 				for _, in := range r.Instances {
-					out = append(out, machine(region, in))
+					ms = append(ms, machine(region, in))
 				}
 			}
 		}
+		return ms, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// clusterFilter selects a cluster's resources by tag, or with no cluster
+// every resource that carries the tag.
+func clusterFilter(cluster string) types.Filter {
+	if cluster == "" {
+		return types.Filter{Name: sdkaws.String("tag-key"), Values: []string{provider.TagCluster}}
+	}
+	return types.Filter{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}
 }
 
 // machine converts an EC2 instance.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -457,7 +458,7 @@ func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) er
 		return classify("DescribeSecurityGroups", err)
 	}
 	for _, sg := range sgs.SecurityGroups {
-		if err := p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sg.GroupId)); err != nil {
+		if err := p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sg.GroupId), p.opts.Now().Add(p.opts.CleanupTimeout)); err != nil {
 			return err
 		}
 	}
@@ -474,22 +475,17 @@ func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) er
 	if err := os.Remove(p.KeyPath(cluster, region)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-
-	p.mu.Lock()
-	delete(p.nets, netKey{cluster, region})
-	for name := range p.templates {
-		if strings.HasPrefix(name, templatePrefix(cluster, region)) {
-			delete(p.templates, name)
-		}
-	}
-	p.mu.Unlock()
+	p.forget(cluster, region)
 	return nil
 }
 
-// deleteSecurityGroup deletes a group, retrying DependencyViolation (its
-// instances are still shutting down) until CleanupTimeout.
-func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id string) error {
-	deadline := p.opts.Now().Add(p.opts.CleanupTimeout)
+// deleteSecurityGroup deletes a group. While instances still hold it EC2
+// answers DependencyViolation; if they are all shutting down (terminated
+// by down or gc a moment ago), it is tried again every CleanupPoll until
+// the deadline (zero: until ctx ends). If a live instance holds it,
+// nothing burst is doing will free it, and the error names the instances
+// at once. Already gone is success.
+func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id string, deadline time.Time) error {
 	for {
 		_, err := c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: sdkaws.String(id)})
 		switch code := apiCode(err); {
@@ -498,12 +494,50 @@ func (p *Provider) deleteSecurityGroup(ctx context.Context, c *ec2.Client, id st
 		case code != "DependencyViolation":
 			return classify("DeleteSecurityGroup", err)
 		}
-		if !p.opts.Now().Before(deadline) {
-			return fmt.Errorf("security group %s is still in use after %s (its instances have not terminated); run burst down again: %w",
+		holders, herr := groupHolders(ctx, c, id)
+		if herr != nil {
+			return herr
+		}
+		if len(holders) > 0 {
+			named := strings.Join(holders[:min(len(holders), 5)], ", ")
+			if len(holders) > 5 {
+				named += fmt.Sprintf(" and %d more", len(holders)-5)
+			}
+			return fmt.Errorf("security group %s is still in use by instances that are not shutting down (%s); terminate them, or run burst down for their cluster, then try again: %w",
+				id, named, classify("DeleteSecurityGroup", err))
+		}
+		if !deadline.IsZero() && !p.opts.Now().Before(deadline) {
+			return fmt.Errorf("security group %s is still in use after %s (its instances have not finished terminating); run burst down again: %w",
 				id, p.opts.CleanupTimeout, classify("DeleteSecurityGroup", err))
 		}
 		if err := p.opts.Sleep(ctx, p.opts.CleanupPoll); err != nil {
 			return err
 		}
 	}
+}
+
+// groupHolders returns the instances (with their state) that hold a
+// security group and are not shutting down or terminated.
+func groupHolders(ctx context.Context, c *ec2.Client, id string) ([]string, error) {
+	var out []string
+	pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: []types.Filter{
+		{Name: sdkaws.String("instance.group-id"), Values: []string{id}},
+		{Name: sdkaws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+	}})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, classify("DescribeInstances", err)
+		}
+		for _, r := range page.Reservations {
+			for _, in := range r.Instances {
+				st := ""
+				if in.State != nil {
+					st = string(in.State.Name)
+				}
+				out = append(out, sdkaws.ToString(in.InstanceId)+" ("+st+")")
+			}
+		}
+	}
+	return out, nil
 }

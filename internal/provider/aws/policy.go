@@ -10,8 +10,8 @@ import (
 // tests is here.
 var Actions = map[string][]string{
 	"ec2": {
-		// Catalog.
-		"DescribeInstanceTypes", "DescribeInstanceTypeOfferings", "DescribeSpotPriceHistory",
+		// Catalog, and the regions gc --all-regions searches.
+		"DescribeRegions", "DescribeInstanceTypes", "DescribeInstanceTypeOfferings", "DescribeSpotPriceHistory",
 		// Network, keys, images.
 		"DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "CreateSecurityGroup",
 		"AuthorizeSecurityGroupIngress", "DeleteSecurityGroup", "DescribeKeyPairs", "CreateKeyPair",

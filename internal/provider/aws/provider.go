@@ -108,6 +108,9 @@ type Provider struct {
 	// lists them too, so a plan's region outside the configured ones is
 	// still observed.
 	used []string
+	// allRegions caches DescribeRegions: the regions enabled for the
+	// account.
+	allRegions []string
 }
 
 var (
@@ -115,6 +118,7 @@ var (
 	_ provider.Preparer    = (*Provider)(nil)
 	_ provider.Preflighter = (*Provider)(nil)
 	_ provider.Limiter     = (*Provider)(nil)
+	_ provider.Collector   = (*Provider)(nil)
 )
 
 // New returns a provider. It does not call AWS.
