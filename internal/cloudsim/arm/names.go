@@ -52,7 +52,7 @@ const computeForbidden = "~!@#$%^&*()=+_[]{}\\|;:.'\",<>/?"
 
 var nameRules = map[string]nameRule{
 	NameResourceGroup: {1, 90, regexp.MustCompile(`^[-\w._()]+$`), "", ".",
-		"1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending with a period"},
+		"letters, digits, underscores, hyphens, periods and parentheses, not ending with a period"},
 	NameNSG:          {1, 80, networkName, "", "", networkRule},
 	NameSecurityRule: {1, 80, networkName, "", "", networkRule},
 	NameVNet:         {2, 64, networkName, "", "", networkRule},
@@ -61,22 +61,22 @@ var nameRules = map[string]nameRule{
 	NameIPConfig:     {1, 80, networkName, "", "", networkRule},
 	NamePublicIP:     {1, 80, networkName, "", "", networkRule},
 	NameIdentity: {3, 128, regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`), "", "",
-		"3-128 letters, digits, hyphens and underscores, starting with a letter or digit"},
+		"letters, digits, hyphens and underscores, starting with a letter or digit"},
 	NameScaleSet: {1, 64, nil, computeForbidden, ".-", computeRule},
 	NameVM:       {1, 64, nil, computeForbidden, ".-", computeRule},
 	// Linux host names: letters, digits and hyphens, not starting or
 	// ending with a hyphen, at most 64 characters.
 	NameComputer: {1, 64, regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`), "", "",
-		"1-64 letters, digits and hyphens, not starting or ending with a hyphen"},
+		"letters, digits and hyphens, not starting or ending with a hyphen"},
 	// "Computer name prefixes must be 1 to 15 characters long"; Azure
 	// appends six characters per VM.
 	NameComputerNamePrefix: {1, 15, regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`), "", "",
-		"1-15 letters, digits and hyphens, starting with a letter or digit"},
+		"letters, digits and hyphens, starting with a letter or digit"},
 }
 
 const (
 	networkRule = "letters, digits, underscores, periods and hyphens, starting with a letter or digit and ending with a letter, digit or underscore"
-	computeRule = "1-64 characters (Linux) without spaces, control characters or any of " + computeForbidden + ", not ending with a period or hyphen"
+	computeRule = "no spaces, control characters or any of " + computeForbidden + ", not ending with a period or hyphen"
 )
 
 // ValidName checks a name against Azure's rule for what it names (one of
@@ -92,7 +92,11 @@ func ValidName(what, name string) error {
 		(name != "" && strings.ContainsAny(name[len(name)-1:], r.noEnd)) ||
 		strings.ContainsFunc(name, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) })
 	if bad {
-		return fmt.Errorf("%s name %q is invalid: %d-%d characters; %s", what, name, r.min, r.max, r.rule)
+		label := what
+		if !strings.HasSuffix(what, "name") && !strings.HasSuffix(what, "prefix") {
+			label += " name"
+		}
+		return fmt.Errorf("%s %q is invalid: %d-%d characters; %s", label, name, r.min, r.max, r.rule)
 	}
 	return nil
 }
