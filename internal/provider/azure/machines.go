@@ -28,11 +28,10 @@ type addresses struct{ private, public string }
 // location, paged, whatever the cluster's size; and the power states, which
 // the group's VM list leaves out: one list per scale set with VMs, as soon
 // as the set list is in, and then one GET per standalone VM (setViews,
-// standaloneViews). A VM shut down from inside is
-// "stopped" but still allocated and billed, a deallocated one still bills
-// for its disk: both are reported Stopped. VMs being deleted are
-// reported as stopping; deleted VMs are gone from Azure at once and from
-// the list.
+// standaloneViews). A VM shut down from inside is "stopped" but still
+// allocated and billed, a deallocated one still bills for its disk: both
+// are reported Stopped. VMs being deleted are reported as stopping;
+// deleted VMs are gone from Azure at once and from the list.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	if err := p.init(); err != nil {
 		return nil, err
@@ -155,6 +154,9 @@ func (p *Provider) setViews(ctx context.Context, rg string, sets []*armcompute.V
 	var mu sync.Mutex
 	err := parallel(len(ids), 4, func(i int) error {
 		got, err := p.listVMsExpanded(ctx, rg, ids[i])
+		if isNotFound(err) {
+			return nil // the set went since it was listed
+		}
 		if err != nil {
 			return err
 		}
