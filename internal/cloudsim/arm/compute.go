@@ -45,14 +45,24 @@ type vmSpec struct {
 	osDiskDelete string
 	osDiskSizeGB int32
 	osDiskType   string
-	nicName      string
-	nicDelete    string
-	subnetID     string
-	nsgID        string
-	pipName      string
-	pipDelete    string
-	computerName string // a VM's name, a set's prefix
-	zones        []string
+	// osDiskEncryption is how Azure encrypts the OS disk at rest:
+	// EncryptionAtRestWithPlatformKey (always, unless a disk encryption set
+	// names a customer key: Azure has no switch that turns it off).
+	osDiskEncryption string
+	// adeSettings is "enabled" or "disabled" when the VM asked for Azure
+	// Disk Encryption settings, "" when it said nothing.
+	adeSettings string
+	// encryptionAtHost is "true" or "false" when asked, "" otherwise.
+	encryptionAtHost string
+	nicName          string
+	ipConfigName     string
+	nicDelete        string
+	subnetID         string
+	nsgID            string
+	pipName          string
+	pipDelete        string
+	computerName     string // a VM's name, a set's prefix
+	zones            []string
 }
 
 // vmRecord is one VM the server created.
@@ -217,8 +227,18 @@ func (s *Server) validate(spec *vmSpec, location string, mix bool) *apiError {
 	if len(spec.customData) > 64<<10 {
 		return errorf(http.StatusBadRequest, "InvalidParameter", "Custom data is %d bytes; the limit is 65536.", len(spec.customData))
 	}
+	if spec.osDiskEncryption == "" {
+		spec.osDiskEncryption = diskEncryption(nil, nil)
+	}
 	if spec.subnetID == "" {
 		return errorf(http.StatusBadRequest, "InvalidParameter", "A network interface configuration with an IP configuration on a subnet is required.")
+	}
+	for _, n := range []struct{ what, name string }{{NameNIC, spec.nicName}, {NameIPConfig, spec.ipConfigName}, {NamePublicIP, spec.pipName}} {
+		if n.name != "" {
+			if e := checkName(n.what, n.name); e != nil {
+				return e
+			}
+		}
 	}
 	if _, ok := s.subnet(spec.subnetID); !ok {
 		return errorf(http.StatusBadRequest, "InvalidResourceReference", "Resource %s referenced by the VM profile was not found.", spec.subnetID)
@@ -331,6 +351,9 @@ func (s *Server) parseScaleSet(in *armcompute.VirtualMachineScaleSet, location s
 	if os := vp.OSProfile; os != nil {
 		spec.adminUser = deref(os.AdminUsername)
 		spec.computerName = deref(os.ComputerNamePrefix)
+		if e := checkName(NameComputerNamePrefix, spec.computerName); spec.computerName != "" && e != nil {
+			return nil, 0, e
+		}
 		if e := checkLinux(os.LinuxConfiguration, os.AdminPassword); e != nil {
 			return nil, 0, e
 		}
@@ -347,8 +370,12 @@ func (s *Server) parseScaleSet(in *armcompute.VirtualMachineScaleSet, location s
 			spec.osDiskSizeGB = deref(d.DiskSizeGB)
 			if d.ManagedDisk != nil {
 				spec.osDiskType = string(deref(d.ManagedDisk.StorageAccountType))
+				spec.osDiskEncryption = diskEncryption(d.ManagedDisk.DiskEncryptionSet, d.ManagedDisk.SecurityProfile)
 			}
 		}
+	}
+	if sp := vp.SecurityProfile; sp != nil && sp.EncryptionAtHost != nil {
+		spec.encryptionAtHost = strconv.FormatBool(*sp.EncryptionAtHost)
 	}
 	if np := vp.NetworkProfile; np != nil {
 		if len(np.NetworkInterfaceConfigurations) > 0 && np.NetworkAPIVersion == nil {
@@ -364,6 +391,7 @@ func (s *Server) parseScaleSet(in *armcompute.VirtualMachineScaleSet, location s
 				spec.nsgID = deref(nc.Properties.NetworkSecurityGroup.ID)
 			}
 			ip := nc.Properties.IPConfigurations[0]
+			spec.ipConfigName = deref(ip.Name)
 			if ip.Properties != nil && ip.Properties.Subnet != nil {
 				spec.subnetID = deref(ip.Properties.Subnet.ID)
 			}
@@ -393,6 +421,17 @@ func (s *Server) parseScaleSet(in *armcompute.VirtualMachineScaleSet, location s
 		return nil, 0, errorf(http.StatusBadRequest, "InvalidParameter", "The capacity %d of a Flexible scale set of %s is out of range; the maximum is %d.", capacity, strings.Join(names, ", "), limit)
 	}
 	return spec, capacity, nil
+}
+
+// diskEncryption is the at-rest encryption Azure gives a managed OS disk:
+// server-side encryption with platform-managed keys, always, unless a disk
+// encryption set (directly or through a confidential VM's security
+// profile) names a customer-managed key. No request turns it off.
+func diskEncryption(set *armcompute.DiskEncryptionSetParameters, sec *armcompute.VMDiskSecurityProfile) string {
+	if (set != nil && deref(set.ID) != "") || (sec != nil && sec.DiskEncryptionSet != nil && deref(sec.DiskEncryptionSet.ID) != "") {
+		return "EncryptionAtRestWithCustomerKey"
+	}
+	return "EncryptionAtRestWithPlatformKey"
 }
 
 func checkLinux(lc *armcompute.LinuxConfiguration, password *string) *apiError {
@@ -430,6 +469,9 @@ func (s *Server) parseVM(in *armcompute.VirtualMachine, location string) (*vmSpe
 	if os := p.OSProfile; os != nil {
 		spec.adminUser = deref(os.AdminUsername)
 		spec.computerName = deref(os.ComputerName)
+		if e := checkName(NameComputer, spec.computerName); spec.computerName != "" && e != nil {
+			return nil, e
+		}
 		if e := checkLinux(os.LinuxConfiguration, os.AdminPassword); e != nil {
 			return nil, e
 		}
@@ -446,8 +488,15 @@ func (s *Server) parseVM(in *armcompute.VirtualMachine, location string) (*vmSpe
 			spec.osDiskSizeGB = deref(d.DiskSizeGB)
 			if d.ManagedDisk != nil {
 				spec.osDiskType = string(deref(d.ManagedDisk.StorageAccountType))
+				spec.osDiskEncryption = diskEncryption(d.ManagedDisk.DiskEncryptionSet, d.ManagedDisk.SecurityProfile)
+			}
+			if es := d.EncryptionSettings; es != nil && es.Enabled != nil {
+				spec.adeSettings = map[bool]string{true: "enabled", false: "disabled"}[*es.Enabled]
 			}
 		}
+	}
+	if sp := p.SecurityProfile; sp != nil && sp.EncryptionAtHost != nil {
+		spec.encryptionAtHost = strconv.FormatBool(*sp.EncryptionAtHost)
 	}
 	if np := p.NetworkProfile; np != nil {
 		if len(np.NetworkInterfaceConfigurations) > 0 && np.NetworkAPIVersion == nil {
@@ -463,6 +512,7 @@ func (s *Server) parseVM(in *armcompute.VirtualMachine, location string) (*vmSpe
 				spec.nsgID = deref(nc.Properties.NetworkSecurityGroup.ID)
 			}
 			ip := nc.Properties.IPConfigurations[0]
+			spec.ipConfigName = deref(ip.Name)
 			if ip.Properties != nil && ip.Properties.Subnet != nil {
 				spec.subnetID = deref(ip.Properties.Subnet.ID)
 			}
@@ -610,17 +660,20 @@ func asModelError(err error, target **cloudsim.Error) bool {
 
 func (spec *vmSpec) attrs(set string) map[string]string {
 	a := map[string]string{
-		"priority":             spec.priority,
-		"evictionPolicy":       spec.eviction,
-		"osDiskDeleteOption":   spec.osDiskDelete,
-		"nicDeleteOption":      spec.nicDelete,
-		"publicIPDeleteOption": spec.pipDelete,
-		"identity":             strings.ToLower(strings.Join(spec.identities, ",")),
-		"image":                fmt.Sprintf("%s:%s:%s:%s", deref(spec.image.Publisher), deref(spec.image.Offer), deref(spec.image.SKU), deref(spec.image.Version)),
-		"adminUsername":        spec.adminUser,
-		"osDiskType":           spec.osDiskType,
-		"osDiskSizeGB":         strconv.Itoa(int(spec.osDiskSizeGB)),
-		"scaleSet":             set,
+		"priority":                 spec.priority,
+		"evictionPolicy":           spec.eviction,
+		"osDiskDeleteOption":       spec.osDiskDelete,
+		"nicDeleteOption":          spec.nicDelete,
+		"publicIPDeleteOption":     spec.pipDelete,
+		"identity":                 strings.ToLower(strings.Join(spec.identities, ",")),
+		"image":                    fmt.Sprintf("%s:%s:%s:%s", deref(spec.image.Publisher), deref(spec.image.Offer), deref(spec.image.SKU), deref(spec.image.Version)),
+		"adminUsername":            spec.adminUser,
+		"osDiskType":               spec.osDiskType,
+		"osDiskEncryption":         spec.osDiskEncryption,
+		"osDiskEncryptionSettings": spec.adeSettings,
+		"encryptionAtHost":         spec.encryptionAtHost,
+		"osDiskSizeGB":             strconv.Itoa(int(spec.osDiskSizeGB)),
+		"scaleSet":                 set,
 	}
 	if spec.maxPrice != nil {
 		a["maxPrice"] = strconv.FormatFloat(*spec.maxPrice, 'f', -1, 64)
@@ -920,6 +973,10 @@ func (c *ctx) scaleSet() {
 			c.fail(errorf(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition."))
 			return
 		}
+		if e := checkName(NameScaleSet, c.name); e != nil && !exists {
+			c.fail(e)
+			return
+		}
 		spec, capacity, e := s.parseScaleSet(&in, loc)
 		if e != nil {
 			c.fail(e)
@@ -1132,6 +1189,10 @@ func (c *ctx) virtualMachine() {
 			c.fail(errorf(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition."))
 			return
 		}
+		if e := checkName(NameVM, c.name); e != nil {
+			c.fail(e)
+			return
+		}
 		spec, e := s.parseVM(&in, loc)
 		if e != nil {
 			c.fail(e)
@@ -1179,8 +1240,16 @@ func (s *Server) vmJSON(rec *vmRecord, expand bool) (armcompute.VirtualMachine, 
 		state, power = "Deleting", "PowerState/stopping"
 	case cloudsim.Stopping:
 		power = "PowerState/deallocating"
+		if in.StateReason == ReasonGuestShutdown {
+			power = "PowerState/stopping"
+		}
 	case cloudsim.Stopped:
+		// A guest shutdown stops the VM but keeps it allocated (it bills
+		// as if running); a deallocated VM bills for its disk only.
 		power = "PowerState/deallocated"
+		if in.StateReason == ReasonGuestShutdown {
+			power = "PowerState/stopped"
+		}
 	}
 	size := armcompute.VirtualMachineSizeTypes(rec.size)
 	vm := armcompute.VirtualMachine{

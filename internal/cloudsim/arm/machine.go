@@ -89,6 +89,44 @@ func (s *Server) Evict(vmID string) bool {
 	return true
 }
 
+// Reasons a VM stopped, as the model records them.
+const (
+	// ReasonGuestShutdown: the OS shut down (poweroff in the guest). Azure
+	// keeps such a VM allocated, "PowerState/stopped", and bills it as if
+	// it ran.
+	ReasonGuestShutdown = "guest-shutdown"
+	// ReasonDeallocated: the VM was deallocated ("PowerState/deallocated");
+	// its compute stops billing, its disk does not.
+	ReasonDeallocated = "deallocated"
+)
+
+// PowerOff shuts a VM down from inside, as poweroff in the guest does (the
+// self-removal script's last resort): the VM stops but stays allocated,
+// "PowerState/stopped", and keeps its disk, NIC and address. It reports
+// whether the VM was running.
+func (s *Server) PowerOff(vmID string) bool { return s.stop(vmID, ReasonGuestShutdown) }
+
+// Deallocate stops a VM and releases its hardware, as `az vm deallocate`
+// does: "PowerState/deallocated", its disk kept. It reports whether the
+// VM was running.
+func (s *Server) Deallocate(vmID string) bool { return s.stop(vmID, ReasonDeallocated) }
+
+func (s *Server) stop(vmID, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reap()
+	rec := s.vms[lowerID(vmID)]
+	if rec == nil || rec.deleted {
+		return false
+	}
+	in, ok := s.m.Instance(lowerID(rec.id))
+	if !ok || (in.State != cloudsim.Running && in.State != cloudsim.Pending) {
+		return false
+	}
+	s.m.Stop([]string{lowerID(rec.id)}, reason)
+	return true
+}
+
 // VMIDs returns the resource IDs of the live VMs, sorted.
 func (s *Server) VMIDs() []string {
 	s.mu.Lock()

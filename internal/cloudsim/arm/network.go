@@ -58,6 +58,11 @@ func (c *ctx) networkResource() {
 	if exists {
 		status = http.StatusOK
 	}
+	what := map[string]string{KindNSG: NameNSG, KindVNet: NameVNet}[kind]
+	if e := checkName(what, c.name); e != nil {
+		c.fail(e)
+		return
+	}
 	var loc string
 	var tags map[string]string
 	var data any
@@ -73,6 +78,10 @@ func (c *ctx) networkResource() {
 		}
 		for _, r := range in.Properties.SecurityRules {
 			if e := validateRule(r); e != nil {
+				c.fail(e)
+				return
+			}
+			if e := checkName(NameSecurityRule, deref(r.Name)); e != nil {
 				c.fail(e)
 				return
 			}
@@ -94,6 +103,10 @@ func (c *ctx) networkResource() {
 			return
 		}
 		for _, sn := range in.Properties.Subnets {
+			if e := checkName(NameSubnet, deref(sn.Name)); e != nil {
+				c.fail(e)
+				return
+			}
 			if sn.Properties == nil || (deref(sn.Properties.AddressPrefix) == "" && len(sn.Properties.AddressPrefixes) == 0) {
 				c.fail(errorf(http.StatusBadRequest, "InvalidRequestFormat", "Subnet '%s' needs an address prefix.", deref(sn.Name)))
 				return

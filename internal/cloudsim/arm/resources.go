@@ -132,8 +132,8 @@ func (c *ctx) resourceGroup() {
 			c.fail(c.rgNotFound())
 			return
 		}
-		if !validRGName.MatchString(c.rg) {
-			c.fail(errorf(http.StatusBadRequest, "InvalidResourceGroupName", "Resource group name '%s' is invalid.", c.rg))
+		if ValidName(NameResourceGroup, c.rg) != nil {
+			c.fail(errorf(http.StatusBadRequest, "InvalidResourceGroupName", "Resource group name '%s' is invalid: %v.", c.rg, ValidName(NameResourceGroup, c.rg)))
 			return
 		}
 		if _, ok := s.m.Regions()[loc]; !ok {
@@ -159,8 +159,6 @@ func (c *ctx) resourceGroup() {
 		})
 	}
 }
-
-var validRGName = regexp.MustCompile(`^[-\w._()]{1,90}$`)
 
 // deleteResourceGroupLocked starts deleting a group and everything in it:
 // its VMs shut down, and when they are gone every resource of the group
@@ -297,9 +295,15 @@ func (c *ctx) identity() {
 		}
 		status := http.StatusOK
 		st := &identityState{}
+		now := s.m.Now().UTC()
 		if exists {
 			st = existing.Data.(*identityState)
+			st.obj.SystemData.LastModifiedAt = ptr(now)
 		} else {
+			if e := checkName(NameIdentity, c.name); e != nil {
+				c.fail(e)
+				return
+			}
 			status = http.StatusCreated
 			principal := uuidOf("principal" + lowerID(id))
 			st.obj = armmsi.Identity{
@@ -307,6 +311,7 @@ func (c *ctx) identity() {
 				Properties: &armmsi.UserAssignedIdentityProperties{
 					PrincipalID: ptr(principal), ClientID: ptr(uuidOf("client" + lowerID(id))), TenantID: ptr(DefaultTenant),
 				},
+				SystemData: &armmsi.SystemData{CreatedAt: ptr(now), LastModifiedAt: ptr(now)},
 			}
 		}
 		st.obj.Tags = in.Tags

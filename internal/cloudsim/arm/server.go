@@ -217,6 +217,10 @@ func faultError(f *cloudsim.Fault, action, scope string) *apiError {
 			Message: fmt.Sprintf("The client 'burst-sim' with object id '00000000-0000-0000-0000-000000000000' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid.", action, scope)}
 	case cloudsim.KindInvalid:
 		e = &apiError{Status: http.StatusBadRequest, Code: "InvalidParameter", Message: "The value of a parameter is not valid."}
+		if conflictCodes[code] {
+			// A resource in the way (in use, being changed): ARM answers 409.
+			e.Status, e.Message = http.StatusConflict, "The operation conflicts with the state of a dependent resource."
+		}
 	case cloudsim.KindNotFound:
 		e = &apiError{Status: http.StatusNotFound, Code: "ResourceNotFound", Message: "The resource was not found."}
 	default:
@@ -229,6 +233,15 @@ func faultError(f *cloudsim.Fault, action, scope string) *apiError {
 		e.Message = msg
 	}
 	return e
+}
+
+// conflictCodes are the ARM codes of an operation blocked by another
+// resource's state (a dependency still in use or being changed), answered
+// 409 when injected as an invalid-request fault.
+var conflictCodes = map[string]bool{
+	"Conflict": true, "AnotherOperationInProgress": true, "ResourceGroupDeletionBlocked": true,
+	"InUseSubnetCannotBeDeleted": true, "InUseNetworkSecurityGroupCannotBeDeleted": true, "NicInUse": true,
+	"ScopeLocked": true,
 }
 
 // ctx is one request being served.

@@ -97,10 +97,10 @@ func (w *wire) network(rg string) string {
 		"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
 		"subnets":      []any{map[string]any{"name": "s", "properties": map[string]any{"addressPrefix": "10.0.0.0/16"}}},
 	}}
-	if a := w.do(http.MethodPut, sub+"/resourceGroups/"+rg+"/providers/Microsoft.Network/virtualNetworks/v", vnet); a.status != 201 {
+	if a := w.do(http.MethodPut, sub+"/resourceGroups/"+rg+"/providers/Microsoft.Network/virtualNetworks/vn", vnet); a.status != 201 {
 		w.t.Fatalf("vnet: %d %v", a.status, a.body)
 	}
-	return sub + "/resourceGroups/" + rg + "/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
+	return sub + "/resourceGroups/" + rg + "/providers/Microsoft.Network/virtualNetworks/vn/subnets/s"
 }
 
 func scaleSet(subnet string, sku any, capacity int, deleteOption string, extra func(props, vmp map[string]any)) map[string]any {
@@ -394,5 +394,126 @@ func TestActionMatches(t *testing.T) {
 		if got := ActionMatches(tt.p, tt.a); got != tt.want {
 			t.Errorf("%s ~ %s = %v", tt.p, tt.a, got)
 		}
+	}
+}
+
+// TestNames: ARM refuses names Azure's naming rules refuse.
+func TestNames(t *testing.T) {
+	w := newWire(t)
+	subnet := w.network("rg")
+	set := sub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/"
+	vnet := map[string]any{"location": "eastus", "properties": map[string]any{"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}}}}
+	for _, tt := range []struct {
+		name, path string
+		body       any
+		code       string
+	}{
+		{"group ending with a period", sub + "/resourcegroups/rg.", map[string]any{"location": "eastus"}, "InvalidResourceGroupName"},
+		{"group of 91", sub + "/resourcegroups/" + strings.Repeat("g", 91), map[string]any{"location": "eastus"}, "InvalidResourceGroupName"},
+		{"one-letter network", sub + "/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", vnet, "InvalidResourceName"},
+		{"network ending with a hyphen", sub + "/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vn-", vnet, "InvalidResourceName"},
+		{"identity of two", sub + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id", map[string]any{"location": "eastus"}, "InvalidResourceName"},
+		{"set with an underscore", set + "a_b", scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", nil), "InvalidResourceName"},
+		{"set of 65", set + strings.Repeat("s", 65), scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", nil), "InvalidResourceName"},
+		{"prefix of 16", set + "p", scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", func(_, vmp map[string]any) {
+			vmp["osProfile"].(map[string]any)["computerNamePrefix"] = strings.Repeat("p", 16)
+		}), "InvalidParameter"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if a := w.do(http.MethodPut, tt.path, tt.body); a.status != 400 || a.errCode() != tt.code {
+				t.Fatalf("%d %s, want 400 %s: %v", a.status, a.errCode(), tt.code, a.body)
+			}
+		})
+	}
+	if len(w.s.VMIDs()) != 0 {
+		t.Error("a refused set made VMs")
+	}
+	for what, good := range map[string]string{NameResourceGroup: "burst-" + strings.Repeat("c", 32) + "-germanywestcentral", NameVM: "c-h-0a1b2c3d-0",
+		NameComputer: "c-head", NameIdentity: "c-identity", NameSubnet: "machines"} {
+		if err := ValidName(what, good); err != nil {
+			t.Errorf("%s %q refused: %v", what, good, err)
+		}
+	}
+}
+
+// TestPowerStates: a guest shutdown leaves a VM stopped but allocated,
+// deallocation releases it; either keeps its disk, and either is deleted
+// like a running VM.
+func TestPowerStates(t *testing.T) {
+	w := newWire(t)
+	subnet := w.network("rg")
+	path := sub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/set"
+	w.do(http.MethodPut, path, scaleSet(subnet, "Standard_D2s_v5", 3, "Delete", nil))
+	w.clock.Advance(time.Minute)
+	vms := w.s.VMIDs()
+	if !w.s.PowerOff(vms[0]) || !w.s.Deallocate(vms[1]) || w.s.PowerOff(vms[0]) {
+		t.Fatal("PowerOff/Deallocate of running VMs refused, or of a stopped one accepted")
+	}
+	w.clock.Advance(time.Minute)
+	power := func(vm string) string {
+		a := w.do(http.MethodGet, vm+"?$expand=instanceView", nil)
+		for _, st := range a.body["properties"].(map[string]any)["instanceView"].(map[string]any)["statuses"].([]any) {
+			if c := st.(map[string]any)["code"].(string); strings.HasPrefix(c, "PowerState/") {
+				return c
+			}
+		}
+		return ""
+	}
+	for i, want := range []string{"PowerState/stopped", "PowerState/deallocated", "PowerState/running"} {
+		if got := power(vms[i]); got != want {
+			t.Errorf("VM %d: %s, want %s", i, got, want)
+		}
+	}
+	filter := url.QueryEscape("'virtualMachineScaleSet/id' eq '" + path + "'")
+	list := w.do(http.MethodGet, sub+"/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines?$expand=instanceView&$filter="+filter, nil)
+	if n := len(list.body["value"].([]any)); n != 3 {
+		t.Fatalf("the set lists %d VMs", n)
+	}
+	if n := len(w.s.Model().Resources(KindDisk, nil)); n != 3 {
+		t.Errorf("%d disks, want 3: a stopped VM keeps its disk", n)
+	}
+	names := []string{vms[0][strings.LastIndexByte(vms[0], '/')+1:], vms[1][strings.LastIndexByte(vms[1], '/')+1:]}
+	if a := w.do(http.MethodPost, path+"/delete?forceDeletion=true", map[string]any{"instanceIds": names}); a.status != 202 {
+		t.Fatalf("delete: %d %v", a.status, a.body)
+	}
+	w.clock.Advance(time.Minute)
+	if got := w.s.VMIDs(); len(got) != 1 || got[0] != vms[2] || len(w.s.Orphans()) != 0 {
+		t.Errorf("after deleting the stopped VMs: %v, orphans %v", got, w.s.Orphans())
+	}
+}
+
+// TestDiskEncryption: every managed OS disk is encrypted at rest with
+// platform keys unless a disk encryption set names a customer key; the
+// simulator records what was asked.
+func TestDiskEncryption(t *testing.T) {
+	w := newWire(t)
+	subnet := w.network("rg")
+	path := sub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/"
+	w.do(http.MethodPut, path+"plain", scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", nil))
+	w.do(http.MethodPut, path+"cmk", scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", func(_, vmp map[string]any) {
+		vmp["storageProfile"].(map[string]any)["osDisk"].(map[string]any)["managedDisk"] = map[string]any{
+			"diskEncryptionSet": map[string]any{"id": sub + "/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des"}}
+		vmp["securityProfile"] = map[string]any{"encryptionAtHost": true}
+	}))
+	got := map[string]string{}
+	for _, in := range w.s.Model().Instances(nil) {
+		got[in.Name[:strings.IndexByte(in.Name, '_')]] = in.Attrs["osDiskEncryption"] + "/" + in.Attrs["encryptionAtHost"]
+	}
+	if got["plain"] != "EncryptionAtRestWithPlatformKey/" || got["cmk"] != "EncryptionAtRestWithCustomerKey/true" {
+		t.Errorf("encryption %v", got)
+	}
+}
+
+// TestConflictFault: an injected dependency conflict answers 409 with its
+// code, as ARM does when a resource is still in use.
+func TestConflictFault(t *testing.T) {
+	w := newWire(t)
+	w.network("rg")
+	w.s.Model().Inject(cloudsim.Fault{Kind: cloudsim.KindInvalid, Action: "Microsoft.Resources/subscriptions/resourceGroups/delete", Code: "AnotherOperationInProgress", Times: 1})
+	if a := w.do(http.MethodDelete, sub+"/resourcegroups/rg", nil); a.status != 409 || a.errCode() != "AnotherOperationInProgress" {
+		t.Fatalf("%d %s", a.status, a.errCode())
+	}
+	if a := w.do(http.MethodDelete, sub+"/resourcegroups/rg", nil); a.status != 202 {
+		t.Fatalf("second delete: %d %v", a.status, a.body)
 	}
 }

@@ -18,6 +18,12 @@
 // name, so a retried create is a PUT of the same name and changes nothing.
 // `down` deletes the resource groups: one call removes everything.
 //
+// `burst gc` (provider.Collector) lists the groups as the cluster's
+// resources, dated by their burst-created tag, and deletes them as down
+// does, retrying deletes a dependency blocks until its context ends.
+// Machines reports a VM shut down from inside (stopped but allocated and
+// billed) or deallocated as stopped, so gc deletes it.
+//
 // Credentials come from DefaultAzureCredential; the subscription from
 // configuration, AZURE_SUBSCRIPTION_ID or the Azure CLI's profile. Nothing
 // is resolved or called until the first operation. The provider is tested

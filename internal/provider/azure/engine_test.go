@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim"
 	"github.com/burstdev/burst/internal/plan"
@@ -127,8 +130,9 @@ func TestEngineUpScaleDown(t *testing.T) {
 
 // TestPolicyCoversOperations: every ARM operation burst performs in a full
 // life (catalog, preflight, prepare, head, Spot and on-demand workers, scale
-// down, a self-made failure, down) and every linked check ARM makes on its
-// behalf is in the custom role, and the role holds nothing unused.
+// down, a self-made failure, down, and a gc of a leftover group that lost
+// its burst-created tag) and every linked check ARM makes on its behalf is
+// in the custom role, and the role holds nothing unused.
 func TestPolicyCoversOperations(t *testing.T) {
 	e := newEnv(t)
 	eng, cat := e.engine(t)
@@ -156,6 +160,20 @@ func TestPolicyCoversOperations(t *testing.T) {
 	}
 	if _, err := eng.Down(ctx(t), c.Name, []string{azure.Name}); err != nil {
 		t.Fatalf("Down: %v", err)
+	}
+	prepareNow(t, e, "left", "eastus")
+	groups, _ := armresources.NewResourceGroupsClient(e.sim.Subscription(), testCred{}, e.armOptions())
+	if _, err := groups.Update(ctx(t), "burst-left-eastus", armresources.ResourceGroupPatchable{
+		Tags: map[string]*string{provider.TagCluster: to.Ptr("left")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	orphans, err := eng.Orphans(ctx(t), []string{azure.Name}, provider.Filter{AllRegions: true})
+	if err != nil || len(orphans) != 1 {
+		t.Fatalf("gc found %+v (%v), want the leftover group", orphans, err)
+	}
+	if err := eng.Collect(ctx(t), orphans); err != nil {
+		t.Fatalf("Collect: %v", err)
 	}
 	used := map[string]bool{}
 	for _, r := range e.model.Requests() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/cloudsim/arm"
 	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/pkg/spec"
 )
 
 func off(size, region, arch string, gpus int) plan.Offering {
@@ -90,21 +93,69 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestNamesValid: every name burst derives is valid under Azure's naming
+// rules (as the simulator encodes them) for the longest cluster name burst
+// accepts, in the longest location name Azure has, with the longest launch
+// token and a large set index.
+func TestNamesValid(t *testing.T) {
+	cluster, location := "abcdefghij-klmnopqrst-uvwxyz0123", "germanywestcentral"
+	if len(cluster) != 32 || spec.ValidateName(cluster) != nil {
+		t.Fatalf("%q is not a longest valid cluster name", cluster)
+	}
+	token := strings.Repeat("t", 64)
+	set := scaleSetName(cluster, token, 999)
+	for _, n := range []struct{ what, name string }{
+		{arm.NameResourceGroup, resourceGroup(cluster, location)},
+		{arm.NameNSG, nsgName(cluster)},
+		{arm.NameSecurityRule, "burst-ssh"},
+		{arm.NameSecurityRule, "burst-dask"},
+		{arm.NameVNet, vnetName(cluster)},
+		{arm.NameSubnet, subnetName},
+		{arm.NameIdentity, identityName(cluster)},
+		{arm.NameScaleSet, set},
+		{arm.NameVM, headName(cluster, token, 999)},
+		{arm.NameComputer, headComputerName(cluster)},
+		{arm.NameComputerNamePrefix, computerNamePrefix(set)},
+		{arm.NameNIC, "nic"},
+		{arm.NameIPConfig, "ipconfig"},
+		{arm.NamePublicIP, "pip"},
+	} {
+		if err := arm.ValidName(n.what, n.name); err != nil {
+			t.Error(err)
+		}
+	}
+	// Azure names a Flexible set's VMs "<set>_<8 hex>", at most 64.
+	if len(set)+9 > 64 {
+		t.Errorf("set name %q leaves no room for its VMs' names", set)
+	}
+	if g := guid("sub", resourceGroup(cluster, location), identityName(cluster), VirtualMachineContributor); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(g) {
+		t.Errorf("role assignment name %q is not a GUID", g)
+	}
+}
+
 func TestCallerCIDRLookup(t *testing.T) {
 	p, _ := New(Options{CallerIP: func(context.Context) (string, error) { return "198.51.100.23", nil }})
-	if c, err := p.callerCIDR(context.Background()); err != nil || c != "198.51.100.23/32" {
+	if c, err := p.callerCIDRs(context.Background()); err != nil || len(c) != 1 || c[0] != "198.51.100.23/32" {
 		t.Errorf("looked up: %q %v", c, err)
 	}
 	p, _ = New(Options{CallerIP: func(context.Context) (string, error) { return "", errors.New("offline") }})
-	if _, err := p.callerCIDR(context.Background()); !errors.Is(err, provider.ErrInvalid) || !strings.Contains(err.Error(), "BURST_AZURE_CALLER_CIDR") {
+	if _, err := p.callerCIDRs(context.Background()); !errors.Is(err, provider.ErrInvalid) || !strings.Contains(err.Error(), "BURST_AZURE_CALLER_CIDR") {
 		t.Errorf("lookup failure: %v", err)
 	}
-	for in, want := range map[string]string{"2001:db8::1": "2001:db8::1/128", "10.1.2.0/24": "10.1.2.0/24", "10.1.2.3/24": "10.1.2.0/24"} {
+	p, _ = New(Options{CallerIP: func(context.Context) (string, error) { return "0.0.0.0/0", nil }})
+	if c, err := p.callerCIDRs(context.Background()); err == nil {
+		t.Errorf("a lookup answering a range opened %v", c)
+	}
+	p, _ = New(Options{CallerCIDR: "10.1.2.3/24, 2001:db8::1,10.1.2.0/24"})
+	if c, err := p.callerCIDRs(context.Background()); err != nil || strings.Join(c, " ") != "10.1.2.0/24 2001:db8::1/128" {
+		t.Errorf("configured: %q %v", c, err)
+	}
+	for in, want := range map[string]string{"2001:db8::1": "2001:db8::1/128", "10.1.2.0/24": "10.1.2.0/24", "10.1.2.3/24": "10.1.2.0/24", "0.0.0.0/0": "0.0.0.0/0"} {
 		if got, err := normaliseCIDR(in); err != nil || got != want {
 			t.Errorf("%s: %q %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"0.0.0.0/0", "::/0", "example.com"} {
+	for _, bad := range []string{"example.com", "10.1.2.3/33", ""} {
 		if _, err := normaliseCIDR(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

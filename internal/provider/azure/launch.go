@@ -415,6 +415,19 @@ func (p *Provider) listVMs(ctx context.Context, rg, setID string) ([]*armcompute
 	if setID != "" {
 		opts = &armcompute.VirtualMachinesClientListOptions{Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID))}
 	}
+	return p.pageVMs(ctx, rg, opts)
+}
+
+// listVMsExpanded lists a scale set's VMs with their instance views (ARM
+// expands them only for a list filtered by scale set).
+func (p *Provider) listVMsExpanded(ctx context.Context, rg, setID string) ([]*armcompute.VirtualMachine, error) {
+	return p.pageVMs(ctx, rg, &armcompute.VirtualMachinesClientListOptions{
+		Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID)),
+		Expand: to.Ptr(armcompute.ExpandTypeForListVMsInstanceView),
+	})
+}
+
+func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions) ([]*armcompute.VirtualMachine, error) {
 	var out []*armcompute.VirtualMachine
 	pager := p.c.vms.NewListPager(rg, opts)
 	for pager.More() {

@@ -41,6 +41,9 @@ func headName(cluster, token string, i int) string {
 	return fmt.Sprintf("%s-h-%s-%d", cluster, hash(token, 8), i)
 }
 
+// headComputerName is the head's host name.
+func headComputerName(cluster string) string { return cluster + "-head" }
+
 // computerNamePrefix is a scale set's host-name prefix: short enough for
 // every OS limit; Azure appends six characters per VM.
 func computerNamePrefix(set string) string { return "b" + hash(set, 8) }

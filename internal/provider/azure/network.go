@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/burstdev/burst/internal/bootstrap"
 	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/pkg/spec"
 )
 
 // VirtualMachineContributor is the built-in role a cluster's managed
@@ -66,8 +69,11 @@ func dedupe(ss []string) []string {
 }
 
 // groupTags are the tags of a cluster's shared resources: the cluster's
-// own, without the per-role ones.
-func groupTags(cluster string, tags map[string]string) map[string]*string {
+// own, without the per-role ones. burst-created is always set (now, when
+// the caller gave none): `burst gc` dates a group by it, and a group is
+// PUT again by each run of burst, so it says when burst last prepared the
+// cluster there.
+func (p *Provider) groupTags(cluster string, tags map[string]string) map[string]*string {
 	out := map[string]*string{provider.TagCluster: to.Ptr(cluster)}
 	for k, v := range tags {
 		switch k {
@@ -78,6 +84,9 @@ func groupTags(cluster string, tags map[string]string) map[string]*string {
 	}
 	if _, ok := out[provider.TagOwner]; !ok {
 		out[provider.TagOwner] = to.Ptr("unknown")
+	}
+	if _, ok := out[provider.TagCreated]; !ok {
+		out[provider.TagCreated] = to.Ptr(strconv.FormatInt(p.opts.Now().Unix(), 10))
 	}
 	return out
 }
@@ -114,11 +123,11 @@ func (p *Provider) ensureRegion(ctx context.Context, cluster, location string, t
 
 func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
 	rg := resourceGroup(cluster, location)
-	gt := groupTags(cluster, tags)
+	gt := p.groupTags(cluster, tags)
 	if _, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil); err != nil {
 		return classify("ResourceGroups.CreateOrUpdate", err)
 	}
-	cidr, err := p.callerCIDR(ctx)
+	cidrs, err := p.callerCIDRs(ctx)
 	if err != nil {
 		return err
 	}
@@ -127,7 +136,7 @@ func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, 
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		netErr = p.prepareNetwork(ctx, cluster, rg, location, cidr, gt)
+		netErr = p.prepareNetwork(ctx, cluster, rg, location, cidrs, gt)
 	}()
 	go func() {
 		defer wg.Done()
@@ -148,14 +157,19 @@ func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, 
 // (the cluster) and deny other inbound traffic, and adds SSH and the Dask
 // ports from the caller's address only. The subnet keeps default outbound
 // access so machines can pull images without a NAT gateway.
-func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location, cidr string, tags map[string]*string) error {
+func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location string, cidrs []string, tags map[string]*string) error {
 	rule := func(name string, prio int32, ports ...string) *armnetwork.SecurityRule {
 		r := &armnetwork.SecurityRule{Name: to.Ptr(name), Properties: &armnetwork.SecurityRulePropertiesFormat{
 			Priority: to.Ptr(prio), Direction: to.Ptr(armnetwork.SecurityRuleDirectionInbound),
 			Access: to.Ptr(armnetwork.SecurityRuleAccessAllow), Protocol: to.Ptr(armnetwork.SecurityRuleProtocolTCP),
-			SourceAddressPrefix: to.Ptr(cidr), SourcePortRange: to.Ptr("*"), DestinationAddressPrefix: to.Ptr("*"),
+			SourcePortRange: to.Ptr("*"), DestinationAddressPrefix: to.Ptr("*"),
 			Description: to.Ptr("burst: from the address that ran burst"),
 		}}
+		if len(cidrs) == 1 {
+			r.Properties.SourceAddressPrefix = to.Ptr(cidrs[0])
+		} else {
+			r.Properties.SourceAddressPrefixes = to.SliceOfPtrs(cidrs...)
+		}
 		if len(ports) == 1 {
 			r.Properties.DestinationPortRange = to.Ptr(ports[0])
 		} else {
@@ -260,13 +274,27 @@ func (p *Provider) roleAssignmentName(rg, cluster string) string {
 	return guid(p.sub, rg, identityName(cluster), VirtualMachineContributor)
 }
 
-// callerCIDR is the address range allowed in from outside.
-func (p *Provider) callerCIDR(ctx context.Context) (string, error) {
-	if c := p.opts.CallerCIDR; c != "" {
-		return normaliseCIDR(c)
+// callerCIDRs are the address ranges allowed in from outside: what
+// azure.caller_cidr lists (comma-separated, taken as written, so
+// 0.0.0.0/0 opens SSH and Dask to everyone only when a person wrote it
+// there), else this machine's own public address, a /32 (127.0.0.1/32
+// against a simulator).
+func (p *Provider) callerCIDRs(ctx context.Context) ([]string, error) {
+	if c := spec.SplitList(p.opts.CallerCIDR); len(c) > 0 {
+		var out []string
+		for _, s := range c {
+			n, err := normaliseCIDR(s)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		return out, nil
 	}
 	if p.sim {
-		return "127.0.0.1/32", nil
+		return []string{"127.0.0.1/32"}, nil
 	}
 	lookup := p.opts.CallerIP
 	if lookup == nil {
@@ -274,19 +302,25 @@ func (p *Provider) callerCIDR(ctx context.Context) (string, error) {
 	}
 	ip, err := lookup(ctx)
 	if err != nil {
-		return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
+		return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
 			Msg: fmt.Sprintf("cannot find this machine's public address to open SSH and Dask to it (%v); set azure.caller_cidr (BURST_AZURE_CALLER_CIDR)", err)}
 	}
-	return normaliseCIDR(ip)
+	if net.ParseIP(strings.TrimSpace(ip)) == nil {
+		return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
+			Msg: fmt.Sprintf("the address lookup answered %q, not an IP address; set azure.caller_cidr (BURST_AZURE_CALLER_CIDR)", ip)}
+	}
+	n, err := normaliseCIDR(ip)
+	if err != nil {
+		return nil, err
+	}
+	return []string{n}, nil
 }
 
+// normaliseCIDR turns an address or range into a canonical CIDR (an
+// address becomes a /32 or /128).
 func normaliseCIDR(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if _, n, err := net.ParseCIDR(s); err == nil {
-		if ones, _ := n.Mask.Size(); ones == 0 {
-			return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "caller address",
-				Msg: fmt.Sprintf("caller CIDR %s opens SSH and Dask to the whole internet; name your own address", s)}
-		}
 		return n.String(), nil
 	}
 	ip := net.ParseIP(s)
@@ -323,7 +357,8 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 // Cleanup implements provider.Preparer: it removes the cluster's role
 // assignment and deletes its resource groups (one call removes everything
 // in a group), waits until they are gone, and removes the SSH key.
-// Already-gone groups are not an error.
+// Already-gone groups are not an error; a delete something blocks is
+// retried (see deleteGroup).
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(); err != nil {
 		return err
@@ -332,35 +367,66 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 	if err != nil {
 		return err
 	}
-	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
+	names := make([]string, len(groups))
 	for i, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = p.deleteGroup(ctx, cluster, g)
-		}()
+		names[i] = *g.Name
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := p.deleteGroups(ctx, cluster, names); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	for k := range p.prepared {
-		if strings.HasPrefix(k, cluster+"/") {
-			delete(p.prepared, k)
-		}
-	}
-	p.mu.Unlock()
 	if len(regions) == 0 {
 		return p.forgetKey(cluster)
 	}
 	return nil
 }
 
-func (p *Provider) deleteGroup(ctx context.Context, cluster string, g *armresources.ResourceGroup) error {
-	rg := *g.Name
-	// A role assignment at a deleted scope would linger in the directory.
+// deleteGroups deletes a cluster's groups at once, and forgets that this
+// process prepared them.
+func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []string) error {
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, rg := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = p.deleteGroup(ctx, cluster, rg)
+		}()
+	}
+	wg.Wait()
+	p.mu.Lock()
+	for k := range p.prepared {
+		if c, loc, _ := strings.Cut(k, "/"); c == cluster && slices.Contains(groups, resourceGroup(cluster, loc)) {
+			delete(p.prepared, k)
+		}
+	}
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// deleteGroup removes a cluster's group: the identity's role assignment
+// first (so nothing of it outlives the group in the directory), then the
+// group and everything in it, waiting until it is gone. A delete that
+// something in the group blocks for now (a VM still being deleted, another
+// operation in progress: see blocked) is tried again, backing off from 2
+// to 30 seconds, until ctx ends.
+func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
+	backoff := 2 * time.Second
+	for {
+		err := p.deleteGroupOnce(ctx, cluster, rg)
+		if err == nil || !blocked(err) {
+			return err
+		}
+		if serr := p.opts.Sleep(ctx, backoff); serr != nil {
+			return fmt.Errorf("azure: deleting resource group %s: %w (last: %v)", rg, serr, err)
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string) error {
 	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
 		return classify("RoleAssignments.Delete", err)
 	}
@@ -375,6 +441,34 @@ func (p *Provider) deleteGroup(ctx context.Context, cluster string, g *armresour
 		return classify("ResourceGroups.Delete", err)
 	}
 	return nil
+}
+
+// blockedCodes are ARM's answers to a delete that another resource's state
+// blocks for now: it may pass once that resource is gone or done.
+var blockedCodes = map[string]bool{
+	"Conflict":                                 true,
+	"AnotherOperationInProgress":               true,
+	"OperationPreempted":                       true,
+	"RetryableError":                           true,
+	"ResourceGroupDeletionBlocked":             true,
+	"InUseSubnetCannotBeDeleted":               true,
+	"InUseNetworkSecurityGroupCannotBeDeleted": true,
+	"NicInUse":                                 true,
+	"NicReservedForAnotherVm":                  true,
+}
+
+// blocked reports whether a failed delete may pass if tried again later:
+// a dependency conflict (any 409 but a lock, which needs a person) or
+// throttling that outlasted the throttle policy's retries.
+func blocked(err error) bool {
+	if errors.Is(err, provider.ErrThrottled) {
+		return true
+	}
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	return blockedCodes[re.ErrorCode] || (re.StatusCode == http.StatusConflict && re.ErrorCode != "ScopeLocked")
 }
 
 // clusterGroups lists the resource groups tagged with the cluster (every

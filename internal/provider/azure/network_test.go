@@ -2,7 +2,6 @@ package azure_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,14 +153,6 @@ func TestPrepareWaitsForPrincipal(t *testing.T) {
 	prepare(t, e, "pn", "eastus")
 	if n := e.count("Microsoft.Authorization/roleAssignments/write"); n != 3 {
 		t.Errorf("%d role assignment writes, want 3", n)
-	}
-}
-
-func TestCallerCIDR(t *testing.T) {
-	e := newEnv(t, func(_ *cloudsim.Config, o *azure.Options) { o.CallerCIDR = "0.0.0.0/0" })
-	err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "open", Regions: []string{"eastus"}})
-	if !errors.Is(err, provider.ErrInvalid) || !strings.Contains(err.Error(), "whole internet") {
-		t.Fatalf("Prepare with 0.0.0.0/0: %v", err)
 	}
 }
 

@@ -38,6 +38,7 @@ var Actions = []string{
 	"Microsoft.Network/publicIPAddresses/read",
 	"Microsoft.Network/publicIPAddresses/write",
 	"Microsoft.Network/publicIPAddresses/join/action",
+	"Microsoft.ManagedIdentity/userAssignedIdentities/read",
 	"Microsoft.ManagedIdentity/userAssignedIdentities/write",
 	"Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
 	"Microsoft.Authorization/roleAssignments/write",

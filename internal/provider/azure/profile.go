@@ -186,7 +186,7 @@ func (p *Provider) vmBody(v vmProfile, name string, o plan.Offering) armcompute.
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: &size},
 			OSProfile: &armcompute.OSProfile{
-				ComputerName:       to.Ptr(v.cluster + "-head"),
+				ComputerName:       to.Ptr(headComputerName(v.cluster)),
 				AdminUsername:      to.Ptr(adminUser),
 				CustomData:         to.Ptr(v.customData),
 				LinuxConfiguration: v.linux(),

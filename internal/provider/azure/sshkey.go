@@ -39,6 +39,9 @@ func (p *Provider) publicKey(cluster string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
 		if err == nil {
 			k := strings.TrimSpace(string(b))
+			if err := p.markKey(dir); err != nil {
+				return "", err
+			}
 			p.keys[cluster] = k
 			return k, nil
 		}
@@ -69,9 +72,37 @@ func (p *Provider) publicKey(cluster string) (string, error) {
 		if err := os.WriteFile(filepath.Join(dir, "id_ed25519.pub"), []byte(line+"\n"), 0o644); err != nil {
 			return "", fmt.Errorf("azure: storing the SSH key of %s: %w", cluster, err)
 		}
+		if err := p.markKey(dir); err != nil {
+			return "", err
+		}
 	}
 	p.keys[cluster] = line
 	return line, nil
+}
+
+// keyMark is the file in a key's directory that names the subscription
+// whose cluster the key is for; its modification time is when a run of
+// burst last used the key. `burst gc` collects a key only when it is for
+// the subscription gc looks at (a key of another subscription's cluster is
+// not an orphan here) and unused for a while.
+const keyMark = "subscription"
+
+// markKey records the subscription and the time of use in a key's
+// directory.
+func (p *Provider) markKey(dir string) error {
+	if p.sub == "" {
+		return nil
+	}
+	mark := filepath.Join(dir, keyMark)
+	if err := os.WriteFile(mark, []byte(p.sub+"\n"), 0o600); err != nil {
+		return fmt.Errorf("azure: marking the SSH key in %s: %w", dir, err)
+	}
+	// By the provider's clock, which dates everything else gc compares.
+	now := p.opts.Now()
+	if err := os.Chtimes(mark, now, now); err != nil {
+		return fmt.Errorf("azure: marking the SSH key in %s: %w", dir, err)
+	}
+	return nil
 }
 
 // forgetKey removes a cluster's key once its machines are gone.
