@@ -17,6 +17,7 @@ type GCOptions struct {
 	Regions    []string
 	AllRegions bool
 	Yes        bool
+	Timeout    time.Duration
 }
 
 // OrphanJSON is one element of `burst gc -o json`'s "orphans".
@@ -67,6 +68,7 @@ gc lists what it finds with its cost per hour, and deletes only with --yes.`,
 	cmd.Flags().StringSliceVar(&opts.Regions, "region", nil, "regions to search, comma-separated (default: the configured ones)")
 	cmd.Flags().BoolVar(&opts.AllRegions, "all-regions", false, "search every region")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete what is found")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up after this long (a resource something else holds can block its deletion)")
 	return cmd
 }
 
@@ -101,8 +103,14 @@ func gcRun(ctx context.Context, opts *GCOptions) error {
 	}
 	doc.PricePerHour = round4(doc.PricePerHour)
 	if opts.Yes && len(orphans) > 0 {
-		if err := eng.Collect(ctx, orphans); err != nil {
+		opCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		err := eng.Collect(opCtx, orphans)
+		cancel()
+		if err != nil {
 			rep.Close()
+			if opCtx.Err() != nil && ctx.Err() == nil {
+				return &timeoutError{fmt.Errorf("gc gave up after --timeout %s: %v; run burst gc again", opts.Timeout, err)}
+			}
 			return err
 		}
 		doc.Deleted = true

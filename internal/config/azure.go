@@ -22,9 +22,10 @@ type Azure struct {
 	// the Retail Prices API about; empty means every location the Resource
 	// SKUs API reports.
 	Locations string `mapstructure:"locations"`
-	// CallerCIDR is the address range allowed to reach SSH and Dask from
-	// outside the cluster; empty means this machine's public address, found
-	// at Prepare.
+	// CallerCIDR lists (comma-separated) the address ranges allowed to
+	// reach SSH and Dask from outside the cluster; empty means this
+	// machine's public address, found at Prepare. 0.0.0.0/0 or ::/0 open
+	// the ports to everyone, and only when written here.
 	CallerCIDR string `mapstructure:"caller_cidr"`
 	// Image, ArmImage and GPUImage override the marketplace images
 	// ("publisher:offer:sku:version") for x86_64, arm64 and GPU sizes.

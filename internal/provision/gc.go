@@ -61,12 +61,30 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 		for _, m := range ms {
 			byCluster[m.Cluster] = append(byCluster[m.Cluster], m)
 		}
+		// With a region filter, what is outside it still counts: a head in
+		// another region, machines elsewhere using a global resource.
+		var everywhere []provider.Machine
+		if len(f.Regions) > 0 && !f.AllRegions {
+			if everywhere, err = p.Machines(ctx, provider.Filter{AllRegions: true}); err != nil {
+				return nil, fmt.Errorf("%s: listing machines: %w", name, err)
+			}
+		}
+		headElsewhere := map[string]bool{}
+		liveEverywhere := map[string]int{}
+		for _, m := range everywhere {
+			if m.Role == spec.RoleHead && m.State.Live() {
+				headElsewhere[m.Cluster] = true
+			}
+			if m.State != provider.Terminated {
+				liveEverywhere[m.Cluster]++
+			}
+		}
 		// collected counts, per cluster, the machines this pass orphans;
 		// when that is all of a cluster's machines, its shared resources
 		// go too.
 		collected := map[string]int{}
 		for cluster, cms := range byCluster {
-			hasHead := false
+			hasHead := headElsewhere[cluster]
 			for _, m := range cms {
 				if m.Role == spec.RoleHead && m.State.Live() {
 					hasHead = true
@@ -100,24 +118,7 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 		if err != nil {
 			return nil, fmt.Errorf("%s: listing resources: %w", name, err)
 		}
-		// A global resource (no region) serves its cluster wherever the
-		// cluster runs: with a region filter, ask about machines in every
-		// region before calling it unused.
-		var everywhere map[string]int
-		for _, r := range rs {
-			if r.Region == "" && len(f.Regions) > 0 && !f.AllRegions && everywhere == nil {
-				all, err := p.Machines(ctx, provider.Filter{AllRegions: true})
-				if err != nil {
-					return nil, fmt.Errorf("%s: listing machines: %w", name, err)
-				}
-				everywhere = map[string]int{}
-				for _, m := range all {
-					if m.State != provider.Terminated {
-						everywhere[m.Cluster]++
-					}
-				}
-			}
-		}
+
 		for i := range rs {
 			r := rs[i]
 			if now.Sub(r.CreatedAt) < GCGrace {
@@ -129,8 +130,8 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 					left++
 				}
 			}
-			if r.Region == "" && everywhere != nil && everywhere[r.Cluster] > left {
-				continue // its cluster runs in another region
+			if r.Region == "" && everywhere != nil && liveEverywhere[r.Cluster] > left {
+				continue // a global resource of a cluster running in another region
 			}
 			switch {
 			case left == 0:

@@ -111,3 +111,24 @@ func TestGlobalResourceOfAClusterElsewhereIsKept(t *testing.T) {
 		t.Fatalf("gc --region fake-1 would collect %+v of a cluster running in fake-2", orphans)
 	}
 }
+
+// gc --region R must not call workers headless when their head runs in
+// another region.
+func TestHeadInAnotherRegionKeepsWorkers(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(0, func(c *spec.Cluster) { c.Name = "split"; c.Regions = []string{"fake-2"} }))
+	// Workers in fake-1, as an older burst or a user could have made.
+	pl, _ := h.plan(cluster(2, func(c *spec.Cluster) { c.Name = "split"; c.Regions = []string{"fake-1"} }))
+	if _, err := h.fake.Launch(context.Background(), provider.LaunchRequest{Cluster: "split", Role: spec.RoleWorker, Count: 2,
+		Offerings: pl.Workers()[0].Offerings, Token: "split-w", Tags: map[string]string{provider.TagCluster: "split"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.now = h.now.Add(time.Hour)
+	orphans, err := h.eng.Orphans(context.Background(), []string{fake.Name}, provider.Filter{Regions: []string{"fake-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 0 {
+		t.Fatalf("gc --region fake-1 would collect %+v although the head runs in fake-2", orphans)
+	}
+}
