@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/burstdev/burst/internal/cache"
+	"github.com/burstdev/burst/internal/config"
 	"github.com/burstdev/burst/pkg/spec"
 )
 
@@ -73,23 +75,47 @@ func clusterProviders(f *Factory, name string) ([]string, *spec.Cluster, error) 
 	return names, cached, err
 }
 
-func downRun(ctx context.Context, opts *DownOptions) error {
-	f := opts.Factory
+// clusterScope is where a command about one existing cluster starts: its
+// name, the providers and regions to look on, the cache.
+type clusterScope struct {
+	cfg       *config.Config
+	name      string
+	providers []string
+	regions   map[string][]string
+	dir       cache.Dir
+}
+
+// resolveCluster builds the scope of a command on the named cluster (the
+// configured default when name is empty); regions are --region values.
+func resolveCluster(f *Factory, name string, regions []string) (*clusterScope, error) {
 	cfg, err := f.Config()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	name, err := nameArg(f, optsName(opts.Name))
-	if err != nil {
-		return err
+	if name, err = nameArg(f, optsName(name)); err != nil {
+		return nil, err
 	}
 	if err := spec.ValidateName(name); err != nil {
-		return err
+		return nil, err
 	}
 	providers, _, err := clusterProviders(f, name)
 	if err != nil {
+		return nil, err
+	}
+	dir, err := f.Cache()
+	if err != nil {
+		return nil, err
+	}
+	return &clusterScope{cfg: cfg, name: name, providers: providers, dir: dir, regions: knownRegions(dir, name, providers, regions)}, nil
+}
+
+func downRun(ctx context.Context, opts *DownOptions) error {
+	f := opts.Factory
+	sc, err := resolveCluster(f, opts.Name, opts.Regions)
+	if err != nil {
 		return err
 	}
+	cfg, name, providers, dir := sc.cfg, sc.name, sc.providers, sc.dir
 	if !opts.Yes {
 		if !f.IO.CanPrompt() {
 			return usageErrorf(fmt.Errorf("down removes cluster %s: pass --yes to confirm (no terminal to ask on)", name))
@@ -102,13 +128,9 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 			return &silentError{err: errors.New("cancelled")}
 		}
 	}
-	dir, err := f.Cache()
-	if err != nil {
-		return err
-	}
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, nil, opts.Timeout)
-	eng.Regions = knownRegions(dir, name, providers, opts.Regions)
+	eng.Regions = sc.regions
 	opCtx := ctx
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc

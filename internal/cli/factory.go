@@ -248,3 +248,22 @@ func (f *Factory) Owner() string {
 func NewFactory(ios *iostreams.IOStreams, reg *provider.Registry, build BuildInfo) *Factory {
 	return &Factory{IO: ios, Registry: reg, Now: time.Now, Getenv: os.Getenv, Build: build}
 }
+
+// fleet is where a command about every cluster (ls, gc) starts: the
+// configuration, the providers (--provider or configured), and their
+// catalogs for prices.
+func (f *Factory) fleet(ctx context.Context) (*config.Config, []string, *catalog.Catalog, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	providers, err := f.ProviderNames(explicitProviders(f))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, err := f.Catalog(ctx, providers)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, providers, cat, nil
+}

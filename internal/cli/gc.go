@@ -74,15 +74,7 @@ gc lists what it finds with its cost per hour, and deletes only with --yes.`,
 
 func gcRun(ctx context.Context, opts *GCOptions) error {
 	f := opts.Factory
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	providers, err := f.ProviderNames(explicitProviders(f))
-	if err != nil {
-		return err
-	}
-	cat, err := f.Catalog(ctx, providers)
+	cfg, providers, cat, err := f.fleet(ctx)
 	if err != nil {
 		return err
 	}

@@ -48,15 +48,7 @@ func NewCmdLs(f *Factory, runF func(context.Context, *LsOptions) error) *cobra.C
 
 func lsRun(ctx context.Context, opts *LsOptions) error {
 	f := opts.Factory
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	providers, err := f.ProviderNames(explicitProviders(f))
-	if err != nil {
-		return err
-	}
-	cat, err := f.Catalog(ctx, providers)
+	cfg, providers, cat, err := f.fleet(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/burstdev/burst/pkg/spec"
 )
 
 // StatusOptions are the inputs of `burst status`.
@@ -44,27 +42,13 @@ by tag), the scheduler and dashboard addresses, and the price per hour.`,
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
 	f := opts.Factory
-	cfg, err := f.Config()
+	sc, err := resolveCluster(f, opts.Name, opts.Regions)
 	if err != nil {
 		return err
 	}
-	name, err := nameArg(f, optsName(opts.Name))
-	if err != nil {
-		return err
-	}
-	if err := spec.ValidateName(name); err != nil {
-		return err
-	}
-	providers, _, err := clusterProviders(f, name)
-	if err != nil {
-		return err
-	}
-	dir, err := f.Cache()
-	if err != nil {
-		return err
-	}
+	cfg, name, providers := sc.cfg, sc.name, sc.providers
 	eng := f.engine(cfg, nil, nil, 0)
-	eng.Regions = knownRegions(dir, name, providers, opts.Regions)
+	eng.Regions = sc.regions
 	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
 		return err
