@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 )
 
 func env(m map[string]string) func(string) string {
@@ -156,5 +158,21 @@ func TestSliceAndCloudFlags(t *testing.T) {
 	}
 	if cfg.Region != "us-east-1,us-west-2" || cfg.GCP.Project != "p9" || cfg.Azure.Subscription != "sub-1" {
 		t.Fatalf("region %q, project %q, subscription %q", cfg.Region, cfg.GCP.Project, cfg.Azure.Subscription)
+	}
+}
+
+// TestEveryKeyDocumented keeps docs/config.md true: every key the config
+// struct has appears there, with its env var.
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := viper.New()
+	registerKeys(v, reflect.ValueOf(Config{}), "")
+	for _, k := range v.AllKeys() {
+		if !strings.Contains(string(doc), "`"+k+"`") || !strings.Contains(string(doc), envName(k)) {
+			t.Errorf("docs/config.md does not document %s (%s)", k, envName(k))
+		}
 	}
 }
