@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -288,6 +290,66 @@ func (c *Config) validate(providers []string) error {
 	}
 	if c.Local.MaxMachines < 0 {
 		return fmt.Errorf("local.max_machines must not be negative")
+	}
+	return c.validateClouds()
+}
+
+// validateClouds checks the provider sections the way their providers
+// will read them, so a bad value fails before any cloud is called.
+func (c *Config) validateClouds() error {
+	cidrs := map[string][]string{
+		"aws.allowed_cidrs": c.AWS.AllowedCIDRs,
+		"gcp.allowed_cidrs": c.GCP.AllowedCIDRs,
+		"azure.caller_cidr": spec.SplitList(c.Azure.CallerCIDR),
+	}
+	for key, list := range cidrs {
+		for _, v := range list {
+			if _, err := netip.ParsePrefix(strings.TrimSpace(v)); err != nil {
+				return fmt.Errorf("%s: %q is not a CIDR range (e.g. 203.0.113.7/32)", key, v)
+			}
+		}
+	}
+	urls := map[string]string{
+		"aws.check_ip_url":      c.AWS.CheckIPURL,
+		"gcp.endpoint":          c.GCP.Endpoint,
+		"gcp.ip_detect_url":     c.GCP.IPDetectURL,
+		"azure.endpoint":        c.Azure.Endpoint,
+		"azure.prices_endpoint": c.Azure.PricesEndpoint,
+	}
+	for key, v := range urls {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s: %q is not an http(s) URL", key, v)
+		}
+	}
+	nums := map[string]int{"aws.max_attempts": c.AWS.MaxAttempts, "gcp.mutations_per_minute": c.GCP.MutationsPerMinute}
+	for key, v := range nums {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative", key)
+		}
+	}
+	words := map[string]string{
+		"aws.profile": c.AWS.Profile, "aws.region": c.AWS.Region, "aws.ami": c.AWS.AMI,
+		"gcp.project": c.GCP.Project, "gcp.network": c.GCP.Network, "gcp.subnetwork": c.GCP.Subnetwork,
+		"gcp.service_account": c.GCP.ServiceAccount, "gcp.image": c.GCP.Image, "gcp.arm_image": c.GCP.ARMImage, "gcp.gpu_image": c.GCP.GPUImage,
+		"azure.subscription": c.Azure.Subscription, "azure.location": c.Azure.Location,
+		"azure.image": c.Azure.Image, "azure.arm_image": c.Azure.ArmImage, "azure.gpu_image": c.Azure.GPUImage,
+	}
+	for key, v := range words {
+		if strings.ContainsAny(v, " \t\n'\"`$;&|<>\\") {
+			return fmt.Errorf("%s: invalid value %q", key, v)
+		}
+	}
+	for key, list := range map[string][]string{"aws.regions": c.AWS.Regions, "aws.subnets": c.AWS.Subnets,
+		"gcp.region": spec.SplitList(c.GCP.Region), "azure.locations": spec.SplitList(c.Azure.Locations)} {
+		for _, v := range list {
+			if v == "" || strings.ContainsAny(v, " \t\n'\"`$;&|<>\\/") {
+				return fmt.Errorf("%s: invalid value %q", key, v)
+			}
+		}
 	}
 	return nil
 }

@@ -64,6 +64,20 @@ var badEnv = map[string][]string{
 	"BURST_VERBOSE":            {"loud"},
 	"BURST_CONFIG":             {"/nonexistent/burst.yaml"},
 	"BURST_IMAGE":              {"a b"},
+	// Provider settings: each fails before its cloud is called.
+	"BURST_AWS_ALLOWED_CIDRS":        {"not-a-cidr", "10.0.0.0/33"},
+	"BURST_AWS_CHECK_IP_URL":         {"checkip", "ftp://x"},
+	"BURST_AWS_MAX_ATTEMPTS":         {"-1", "many"},
+	"BURST_AWS_PROFILE":              {"my profile"},
+	"BURST_GCP_ALLOWED_CIDRS":        {"everyone"},
+	"BURST_GCP_MUTATIONS_PER_MINUTE": {"-5"},
+	"BURST_GCP_ENDPOINT":             {"not a url"},
+	"BURST_GCP_PROJECT":              {"$(id)"},
+	"BURST_GCP_NO_PUBLIC_IP":         {"perhaps"},
+	"BURST_AZURE_CALLER_CIDR":        {"1.2.3.4/99"},
+	"BURST_AZURE_ENDPOINT":           {"localhost:8080"},
+	"BURST_AZURE_SUBSCRIPTION":       {"a;b"},
+	"BURST_AZURE_LOCATIONS":          {"east us"},
 }
 
 var badConfigs = map[string]string{
