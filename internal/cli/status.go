@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/burstdev/burst/internal/provider"
 	"github.com/spf13/cobra"
 )
 
@@ -78,6 +81,12 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	fmt.Fprintf(f.IO.Out, "Cluster %s on %s: %d live machines, $%.4f/h\n", name, strings.Join(providers, ","), live, price)
 	if res.SchedulerAddress != "" {
 		fmt.Fprintf(f.IO.Out, "  scheduler  %s\n  dashboard  %s\n", res.SchedulerAddress, res.DashboardAddress)
+	}
+	if res.Head != nil {
+		if v, err := strconv.ParseInt(res.Head.Tags[provider.TagExpires], 10, 64); err == nil && v > 0 {
+			at := time.Unix(v, 0).UTC()
+			fmt.Fprintf(f.IO.Out, "  expires    %s (in %s), or sooner when idle\n", at.Format("2006-01-02 15:04 MST"), at.Sub(f.Now()).Round(time.Minute))
+		}
 	}
 	fmt.Fprintln(f.IO.Out)
 	printMachines(f, res.Machines)

@@ -510,3 +510,14 @@ func TestTokensChangeWithOfferings(t *testing.T) {
 		t.Fatal("offeringsKey must identify the offering list")
 	}
 }
+
+func TestUpWarnsAboutMachinesOfAnEarlierSpec(t *testing.T) {
+	h := newHarness(t)
+	mustUp(t, h, cluster(2))
+	before := h.rep.count(progress.TypeWarning)
+	mustUp(t, h, cluster(3, func(c *spec.Cluster) { c.Workers.Resources.CPU = spec.IntBound{Value: 8, OrMore: true} }))
+	if h.rep.count(progress.TypeWarning) == before {
+		t.Fatal("no warning that existing machines follow an earlier spec")
+	}
+	mustUp(t, h, cluster(3, func(c *spec.Cluster) { c.Workers.Resources.CPU = spec.IntBound{Value: 8, OrMore: true} }))
+}

@@ -67,6 +67,10 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 	}
 	workers := obs.live(spec.RoleWorker)
 	delta := c.Workers.Count - len(workers)
+	if stale := countStale(obs.live(""), c.Hash()); stale > 0 {
+		e.emit(progress.Event{Type: progress.TypeWarning, Cluster: c.Name, Count: stale,
+			Message: fmt.Sprintf("%s of cluster %s were made from an earlier spec and stay as they are; new machines follow the new one (scale to 0 and back to replace workers)", plural(stale, "machine"), c.Name)})
+	}
 	if len(heads) > 0 {
 		if pl, err = e.pin(c, pl, heads[0]); err != nil {
 			return res, err
@@ -626,4 +630,15 @@ func (e *Engine) Preview(ctx context.Context, c *spec.Cluster, pl *plan.Plan) (D
 		d.RemoveWorkers = -delta
 	}
 	return d, nil
+}
+
+// countStale counts machines whose burst-spec tag names another spec.
+func countStale(ms []provider.Machine, hash string) int {
+	n := 0
+	for _, m := range ms {
+		if h, ok := m.Tags[provider.TagSpec]; ok && h != hash {
+			n++
+		}
+	}
+	return n
 }
