@@ -2,16 +2,13 @@ package testenv
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/burstdev/burst/internal/cloudsim"
-	"github.com/burstdev/burst/internal/cloudsim/arm"
-	simec2 "github.com/burstdev/burst/internal/cloudsim/ec2"
-	"github.com/burstdev/burst/internal/cloudsim/gce"
+	"github.com/burstdev/burst/internal/cloudsim/simenv"
 	"github.com/burstdev/burst/internal/provider"
 	"github.com/burstdev/burst/internal/provider/local"
 )
@@ -40,63 +37,29 @@ type Cloud struct {
 }
 
 // StartCloud starts the named provider's simulator (nothing for local) and
-// points the sandbox's burst at it.
+// points the sandbox's burst at it, with simenv's recipe.
 func StartCloud(t testing.TB, s *Sandbox, name string, opts CloudOptions) *Cloud {
 	t.Helper()
 	c := &Cloud{Name: name, s: s}
-	s.Env = append(s.Env, "BURST_PROVIDER="+name)
-	switch name {
-	case "local":
+	if name == "local" {
+		s.Env = append(s.Env, "BURST_PROVIDER="+name)
 		c.Region = local.Region
-	case "gcp":
-		cfg := gce.ModelConfig()
-		cfg.Latency = opts.Latency
-		m := cloudsim.New(cfg)
-		if opts.Throttles {
-			gce.SetRateLimits(m)
-		}
-		srv := gce.Start(m, gce.Options{})
-		t.Cleanup(srv.Close)
-		c.Model, c.Region = m, "us-central1"
-		s.Env = append(s.Env, "BURST_GCP_ENDPOINT="+srv.URL(), "BURST_GCP_PROJECT="+srv.Project(),
-			"BURST_GCP_ALLOWED_CIDRS=203.0.113.7/32", "BURST_REGION="+c.Region)
-	case "aws":
-		m := simec2.NewModel(cloudsim.Config{Latency: opts.Latency})
-		if opts.Throttles {
-			simec2.SetDocumentedThrottles(m)
-		}
-		srv := httptest.NewServer(simec2.New(m))
-		t.Cleanup(srv.Close)
-		c.Model, c.Region = m, "us-east-1"
-		// The SDK's own chain, pointed at the simulator and nothing else:
-		// no profile files, no instance metadata, no CA bundle override.
-		s.Env = append(s.Env, "AWS_ENDPOINT_URL="+srv.URL, "AWS_ACCESS_KEY_ID=AKIDSIMULATOR", "AWS_SECRET_ACCESS_KEY=simulator",
-			"AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
-			"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_CA_BUNDLE=", "AWS_PROFILE=",
-			"BURST_AWS_ALLOWED_CIDRS=203.0.113.7/32", "BURST_REGION="+c.Region)
-	case "azure":
-		m := arm.NewModel(cloudsim.Config{Latency: opts.Latency})
-		srv := arm.New(arm.Options{Model: m})
-		if opts.Throttles {
-			srv.SetARMThrottles()
-		}
-		url := srv.Start()
-		t.Cleanup(srv.Close)
-		c.Model, c.Region = m, "eastus"
-		s.Env = append(s.Env, "BURST_AZURE_ENDPOINT="+url, "BURST_AZURE_PRICES_ENDPOINT="+url, "BURST_AZURE_SUBSCRIPTION="+srv.Subscription(),
-			"BURST_AZURE_CALLER_CIDR=203.0.113.7/32", "BURST_REGION="+c.Region)
-	default:
-		t.Fatalf("no simulator for provider %q", name)
+		return c
 	}
-	if c.Model != nil {
-		// Plan from the simulator's own catalog, as a user plans from their
-		// account's after `burst catalog refresh`: the embedded snapshot
-		// lists every size of the real cloud, the simulator a subset.
-		if r := s.Run("catalog", "refresh", "--provider", name); r.Code != 0 {
-			t.Fatalf("catalog refresh against the %s simulator: exit %d\n%s", name, r.Code, r.Stderr)
-		}
-		c.Model.ResetRequests()
+	sim, err := simenv.Start(name, simenv.Options{Latency: opts.Latency, Throttles: opts.Throttles})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(sim.Close)
+	c.Model, c.Region = sim.Model, sim.Region
+	s.Env = append(s.Env, sim.Env...)
+	// Plan from the simulator's own catalog, as a user plans from their
+	// account's after `burst catalog refresh`: the embedded snapshot lists
+	// every size of the real cloud, the simulator a subset.
+	if r := s.Run("catalog", "refresh", "--provider", name); r.Code != 0 {
+		t.Fatalf("catalog refresh against the %s simulator: exit %d\n%s", name, r.Code, r.Stderr)
+	}
+	c.Model.ResetRequests()
 	return c
 }
 
