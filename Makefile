@@ -45,8 +45,16 @@ lint: vet fmt-check
 	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run ./...; \
 	else echo "golangci-lint not installed; ran go vet and gofmt only (config: .golangci.yml)"; fi
 
+# bench scales a cluster 0 -> N -> 0 on every cloud simulator (burst and a
+# per-machine baseline, 100 ms a call, documented throttles), times cold
+# start, peak RSS and the planner, and writes docs/benchmarks/ (results.json,
+# results.md, scale.png); then the planner's per-spec benchmark. The N = 5000
+# cycles take over an hour (EC2's launch bucket alone needs 2000 s):
+# BENCH_FLAGS='-n 10,100,1000' for a shorter run. See docs/benchmarks.md.
+BENCH_FLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./internal/tools/bench -out docs/benchmarks $(BENCH_FLAGS)
+	$(GO) test ./internal/plan -run '^$$' -bench Make -benchtime 1000x
 
 docs:
 	$(GO) run ./internal/tools/gendocs docs/cli

@@ -60,6 +60,8 @@ var sdks = map[string][]string{
 	"google.golang.org/protobuf":   {"internal/provider/gcp", "internal/cloudsim/gce"},
 	"google.golang.org/genproto":   {"internal/provider/gcp", "internal/cloudsim/gce"},
 	"github.com/googleapis/gax-go": {"internal/provider/gcp", "internal/cloudsim/gce"},
+	// The benchmark program draws its chart; burst itself draws nothing.
+	"gonum.org/v1/plot": {"internal/tools/bench"},
 }
 
 // pure packages take data and return data: no SDK, CLI or config library.
