@@ -95,7 +95,9 @@ func (r *Results) putRSS(x RSS) {
 
 // peakRSS runs the built binary's `burst up -n N` against the cloud's
 // simulator with no latency and no throttles, after a catalog refresh from
-// it, and reads the child's peak RSS from its rusage.
+// it, and reads the child's peak RSS from its rusage. burst's own
+// client-side limiters still pace it (on AWS, EC2's 2 launches a second
+// beyond the first 1000), hence the long --timeout.
 func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 	sim, err := simenv.Start(cloud, simenv.Options{})
 	if err != nil {
@@ -123,7 +125,7 @@ func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 	if _, _, err := burst("catalog", "refresh", "--provider", cloud); err != nil {
 		return RSS{}, err
 	}
-	args := []string{"up", "bench", "-n", strconv.Itoa(n), "--provider", cloud, "--spot-policy", "on-demand", "--wait", "machines", "--yes"}
+	args := []string{"up", "bench", "-n", strconv.Itoa(n), "--provider", cloud, "--spot-policy", "on-demand", "--wait", "machines", "--yes", "--timeout", "90m"}
 	ps, wall, err := burst(args...)
 	if err != nil {
 		return RSS{}, err
