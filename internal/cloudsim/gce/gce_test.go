@@ -11,7 +11,9 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/googleapis/gax-go/v2/callctx"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/protobuf/proto"
 
@@ -368,5 +370,67 @@ func TestFirewallFamilies(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("ranges %v: %v", tt.ranges, err)
 		}
+	}
+}
+
+func TestFieldMask(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := body(3, 3, "e2-standard-2", nil)
+	b.InstanceProperties.Metadata = &computepb.Metadata{Items: []*computepb.Items{{Key: proto.String("startup-script"), Value: proto.String(strings.Repeat("x", 4096))}}}
+	if _, err := e.bulk(t, "us-central1", "", b); err != nil {
+		t.Fatal(err)
+	}
+	list := func(mask string) ([]*computepb.Instance, error) {
+		ctx := callctx.SetHeaders(context.Background(), "X-Goog-FieldMask", mask)
+		it := e.in.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: "burst-sim"})
+		var out []*computepb.Instance
+		for {
+			pair, err := it.Next()
+			if err == iterator.Done {
+				return out, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pair.Value.GetInstances()...)
+		}
+	}
+	got, err := list("nextPageToken,items/*/instances(name,labels,networkInterfaces(networkIP))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("masked list found %d of 3", len(got))
+	}
+	for _, in := range got {
+		if in.GetName() == "" || in.GetLabels()["burst-cluster"] != "t" || in.GetNetworkInterfaces()[0].GetNetworkIP() == "" {
+			t.Fatalf("a masked field is missing: %v", in)
+		}
+		if in.GetMetadata() != nil || in.GetMachineType() != "" || in.GetNetworkInterfaces()[0].GetNetwork() != "" {
+			t.Fatalf("an unmasked field came back: %v", in)
+		}
+	}
+	full, err := list("")
+	if err != nil || len(full) != 3 || full[0].GetMetadata() == nil {
+		t.Fatalf("no mask: %v, %v", full, err)
+	}
+	for _, bad := range []string{"items(", "items/*/instances(name", "a,,b", "items)"} {
+		if _, err := list(bad); err == nil {
+			t.Errorf("mask %q: no error", bad)
+		} else if code, _ := status(err); code != http.StatusBadRequest {
+			t.Errorf("mask %q: %v, want 400", bad, err)
+		}
+	}
+}
+
+func TestMaskParse(t *testing.T) {
+	p := &maskParser{s: "a.b,a/c(d,e(f)),g,a.b.x,h(i),h"}
+	m, err := p.mask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `map[a:map[b:map[] c:map[d:map[] e:map[f:map[]]]] g:map[] h:map[]]`
+	if got := fmt.Sprint(m); got != want {
+		t.Fatalf("parsed %s, want %s", got, want)
 	}
 }

@@ -198,8 +198,11 @@ func or(s, def string) string {
 	return def
 }
 
-func writeJSON(w http.ResponseWriter, status int, m proto.Message) {
+func writeJSON(w http.ResponseWriter, status int, m proto.Message, mask maskNode) {
 	b, err := protojson.Marshal(m)
+	if err == nil {
+		b, err = applyMask(b, mask)
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -262,13 +265,18 @@ func (s *Server) method(action string, h handler) http.HandlerFunc {
 			fail(kindError(cloudsim.KindThrottle, "rateLimitExceeded", "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com' for consumer 'project_number:"+s.opts.Project+"'."))
 			return
 		}
+		mask, e := requestMask(r)
+		if e != nil {
+			fail(e)
+			return
+		}
 		s.sweep()
 		msg, e := h(r)
 		if e != nil {
 			fail(e)
 			return
 		}
-		writeJSON(w, status, msg)
+		writeJSON(w, status, msg, mask)
 	}
 }
 

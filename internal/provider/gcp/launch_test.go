@@ -3,6 +3,8 @@ package gcp
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -472,5 +474,49 @@ func TestTerminateUnderLimiter(t *testing.T) {
 	}
 	if ms := e.machines(t, "limited"); len(ms) != 0 {
 		t.Errorf("%d machines left", len(ms))
+	}
+}
+
+// TestListAsksForPartialResponse checks that every listing carries the
+// field mask, and that the machines a masked listing returns are the ones
+// an unmasked one would make: nothing machineOf reads is masked away.
+func TestListAsksForPartialResponse(t *testing.T) {
+	e := newSim(t)
+	var mu sync.Mutex
+	masks := map[string]int{}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
+			mu.Lock()
+			masks[r.Header.Get("X-Goog-FieldMask")]++
+			mu.Unlock()
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	opts := e.opts
+	opts.Endpoint = proxy.URL
+	p := New(opts)
+	req := launchRequest("masked", 3, offering(t, "n1-standard-4", "us-east1", catalog.Spot))
+	req.Tags[provider.TagRole] = "worker"
+	if _, err := p.Launch(ctxT(t), req); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "masked"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Machines = %v, %v", got, err)
+	}
+	mu.Lock()
+	if len(masks) != 1 || masks[listMask] == 0 {
+		t.Errorf("listings were sent with masks %v, want only %q", masks, listMask)
+	}
+	mu.Unlock()
+	for _, m := range got {
+		v, _, ok := e.srv.Instance(m.ID)
+		if !ok {
+			t.Fatalf("the simulator does not know %s", m.ID)
+		}
+		if want := machineOf(v); !reflect.DeepEqual(m, want) {
+			t.Errorf("masked listing gave\n%+v\nthe full instance gives\n%+v", m, want)
+		}
 	}
 }
