@@ -435,7 +435,39 @@ func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.Virt
 		if err != nil {
 			return nil, classify("VirtualMachines.List", err)
 		}
-		out = append(out, page.Value...)
+		for _, vm := range page.Value {
+			out = append(out, slimVM(vm))
+		}
 	}
 	return out, nil
+}
+
+// slimVM keeps the parts of a listed VM that burst reads (names, tags,
+// zone, size, priority, creation time, states, scale set) and drops the
+// rest, which the SDK decodes in full: profiles, extensions, identities.
+// A cluster of thousands is listed on every observation, and holding whole
+// VMs made most of `burst up`'s memory (docs/benchmarks.md).
+func slimVM(vm *armcompute.VirtualMachine) *armcompute.VirtualMachine {
+	if vm == nil {
+		return nil
+	}
+	s := &armcompute.VirtualMachine{ID: vm.ID, Name: vm.Name, Location: vm.Location, Tags: vm.Tags, Zones: vm.Zones}
+	pr := vm.Properties
+	if pr == nil {
+		return s
+	}
+	s.Properties = &armcompute.VirtualMachineProperties{
+		HardwareProfile: pr.HardwareProfile, Priority: pr.Priority, TimeCreated: pr.TimeCreated,
+		ProvisioningState: pr.ProvisioningState, VirtualMachineScaleSet: pr.VirtualMachineScaleSet,
+	}
+	if iv := pr.InstanceView; iv != nil {
+		v := &armcompute.VirtualMachineInstanceView{}
+		for _, st := range iv.Statuses {
+			if st != nil {
+				v.Statuses = append(v.Statuses, &armcompute.InstanceViewStatus{Code: st.Code})
+			}
+		}
+		s.Properties.InstanceView = v
+	}
+	return s
 }
