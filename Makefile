@@ -50,7 +50,8 @@ lint: vet fmt-check
 # start, peak RSS and the planner, and writes docs/benchmarks/ (results.json,
 # results.md, scale.png); then the planner's per-spec benchmark. The N = 5000
 # cycles take over an hour (EC2's launch bucket alone needs 2000 s):
-# BENCH_FLAGS='-n 10,100,1000' for a shorter run. See docs/benchmarks.md.
+# BENCH_FLAGS='-n 10,100,1000' for a shorter run. Peak RSS is read with GNU
+# time (apt-get install -y time). See docs/benchmarks.md.
 BENCH_FLAGS ?=
 bench:
 	$(GO) run ./internal/tools/bench -out docs/benchmarks $(BENCH_FLAGS)
