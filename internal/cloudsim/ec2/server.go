@@ -498,5 +498,3 @@ func toTagSet(tags map[string]string) *tagSet {
 	}
 	return ts
 }
-
-func lower(s string) string { return strings.ToLower(s) }

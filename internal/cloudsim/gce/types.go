@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/burstdev/burst/internal/catalog"
 )
@@ -326,6 +325,3 @@ func lookupType(machine string, accel string, count int) (machineType, error) {
 
 // quotaMetric turns a GPU quota into its preemptible (spot) counterpart.
 func preemptible(metric string) string { return "PREEMPTIBLE_" + metric }
-
-// isGPUQuota reports whether a quota metric counts GPUs.
-func isGPUQuota(metric string) bool { return strings.HasSuffix(metric, "_GPUS") }
