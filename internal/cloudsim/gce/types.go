@@ -300,25 +300,25 @@ func Types() []catalog.Type {
 }
 
 // lookupType resolves a launch's machine type and accelerators to the
-// simulated type.
-func lookupType(machine string, accel string, count int) (machineType, error) {
+// simulated type, or GCE's answer to an invalid one.
+func lookupType(machine string, accel string, count int) (machineType, *apiError) {
 	if accel == "" {
 		t, ok := machineTypes[machine]
 		if !ok || t.attached {
-			return machineType{}, fmt.Errorf("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
+			return machineType{}, invalid("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
 		}
 		return t, nil
 	}
 	base, ok := machineTypes[machine]
 	if !ok {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
+		return machineType{}, invalid("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
 	}
 	if base.accel != "" {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.guestAccelerators': machine type %s comes with its own accelerators", machine)
+		return machineType{}, invalid("Invalid value for field 'resource.guestAccelerators': machine type %s comes with its own accelerators", machine)
 	}
 	t, ok := machineTypes[CombinationName(machine, accel, count)]
 	if !ok {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.guestAccelerators': %d x %s cannot be attached to %s", count, accel, machine)
+		return machineType{}, invalid("Invalid value for field 'resource.guestAccelerators': %d x %s cannot be attached to %s", count, accel, machine)
 	}
 	return t, nil
 }

@@ -240,9 +240,10 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 			typ = string(fi.InstanceType)
 		}
 		capa := capacity
-		if fi.Lifecycle == types.InstanceLifecycleSpot {
+		switch fi.Lifecycle {
+		case types.InstanceLifecycleSpot:
 			capa = catalog.Spot
-		} else if fi.Lifecycle == types.InstanceLifecycleOnDemand {
+		case types.InstanceLifecycleOnDemand:
 			capa = catalog.OnDemand
 		}
 		for _, id := range fi.InstanceIds {
