@@ -163,7 +163,7 @@ func TestCallerCIDRLookup(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
-	h := func(k, v string) *http.Response { return &http.Response{Header: http.Header{k: {v}}} }
+	h := func(k, v string) http.Header { return http.Header{k: {v}} }
 	if d := retryAfter(h("Retry-After", "17")); d != 17*time.Second {
 		t.Errorf("seconds: %s", d)
 	}

@@ -107,7 +107,7 @@ func (p *Provider) getJSON(ctx context.Context, u string, v any) error {
 		}
 		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 		if retry && try < 4 {
-			d := retryAfter(resp)
+			d := retryAfter(resp.Header)
 			if d <= 0 {
 				d = backoff
 				backoff *= 2
