@@ -101,7 +101,7 @@ func gcRun(ctx context.Context, opts *GCOptions) error {
 		if err != nil {
 			rep.Close()
 			if opCtx.Err() != nil && ctx.Err() == nil {
-				return &timeoutError{fmt.Errorf("gc gave up after --timeout %s: %v; run burst gc again", opts.Timeout, err)}
+				return &timeoutError{fmt.Errorf("gc gave up after --timeout %s: %w; run burst gc again", opts.Timeout, err)}
 			}
 			return err
 		}

@@ -166,7 +166,7 @@ func retryable(err error) bool {
 // capacity type: the regional vCPU quota, on demand or Spot.
 func regional(err error) bool {
 	var pe *provider.Error
-	return errors.As(err, &pe) && pe.Kind == provider.ErrQuota && strings.Contains(pe.Msg, "Total Regional")
+	return errors.As(err, &pe) && errors.Is(pe.Kind, provider.ErrQuota) && strings.Contains(pe.Msg, "Total Regional")
 }
 
 func addFailures(res *provider.LaunchResult, offs []plan.Offering, err error) {
