@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -460,5 +461,32 @@ func TestGC(t *testing.T) {
 	}
 	if r := e.run(false, "", "gc", "--region", "a", "--all-regions"); r.code != ExitUsage {
 		t.Fatalf("conflicting flags: exit %d", r.code)
+	}
+}
+
+// failWriter fails every write, as a full disk or a closed stdout does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestOutputWriteErrorFails: output that cannot be written fails the
+// command, in text as in JSON, on a terminal (tables) or not.
+func TestOutputWriteErrorFails(t *testing.T) {
+	e := newEnv(t)
+	for _, tty := range []bool{false, true} {
+		for _, args := range [][]string{
+			{"version"}, {"version", "-o", "json"}, {"plan", "-n", "3", "--provider", "fake"},
+			{"types", "--cpu", "16", "--provider", "aws"}, {"catalog", "info", "--provider", "aws"},
+		} {
+			ios, _, _, errOut := iostreams.Test()
+			ios.SetTTY(tty)
+			ios.Out = failWriter{}
+			f := NewFactory(ios, e.registry(), BuildInfo{Version: "v0.0.0-test", Commit: "abc", Date: "today"})
+			f.Getenv = func(k string) string { return e.vars[k] }
+			f.Now = func() time.Time { return e.now }
+			if code := Run(context.Background(), f, args); code == ExitOK || !strings.Contains(errOut.String(), "no space left on device") {
+				t.Errorf("burst %v (tty %v) into a failing stdout: exit %d, stderr %q", args, tty, code, errOut.String())
+			}
+		}
 	}
 }
