@@ -343,7 +343,7 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 100))
 	if err != nil {
 		return "", err

@@ -101,7 +101,7 @@ func (p *Provider) getJSON(ctx context.Context, u string, v any) error {
 			return err
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if err != nil {
 			return err
 		}

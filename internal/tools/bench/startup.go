@@ -45,7 +45,7 @@ func coldStarts(ctx context.Context, bin string, runs int) ([]ColdStart, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	env := sandboxEnv(home)
 	var out []ColdStart
 	for _, args := range coldStartCommands {
@@ -122,7 +122,7 @@ func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 	if err != nil {
 		return RSS{}, err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	env := append(sandboxEnv(home), sim.Env...)
 	maxRSS := filepath.Join(home, "maxrss")
 	burst := func(args ...string) (time.Duration, error) {
