@@ -234,8 +234,12 @@ func TestBadInput(t *testing.T) {
 			}
 			if tt.file != "" {
 				p := filepath.Join(e.vars["XDG_CONFIG_HOME"], "burst", "config.yaml")
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				os.WriteFile(p, []byte(tt.file), 0o644)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			r := e.run(false, "", tt.args...)
 			if tt.want == "" { // accepted input: just no panic and no usage error
@@ -405,7 +409,7 @@ func TestScaleUnknownCluster(t *testing.T) {
 func TestClusterFileAndFlagsPrecedence(t *testing.T) {
 	e := newEnv(t)
 	p := filepath.Join(e.home, "cluster.yaml")
-	os.WriteFile(p, []byte(`apiVersion: burst.dev/v1alpha1
+	err := os.WriteFile(p, []byte(`apiVersion: burst.dev/v1alpha1
 kind: Cluster
 metadata:
   name: fromfile
@@ -415,6 +419,9 @@ spec:
     count: 2
     cpu: "8+"
 `), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := e.run(false, "", "up", "-f", p, "-n", "1", "-o", "json", "--wait", "none")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
@@ -433,7 +440,9 @@ func TestGC(t *testing.T) {
 	if r := e.run(false, "", "up", "lost", "-n", "2"); r.code != 0 {
 		t.Fatal(r.errOut)
 	}
-	e.fake.Terminate(context.Background(), e.fake.Live("lost", "head"))
+	if err := e.fake.Terminate(context.Background(), e.fake.Live("lost", "head")); err != nil {
+		t.Fatal(err)
+	}
 	r := e.run(false, "", "gc")
 	if r.code != 0 || !strings.Contains(r.out, "Nothing left behind") {
 		t.Fatalf("young clusters collected: exit %d\n%s", r.code, r.out)
