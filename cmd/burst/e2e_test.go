@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,8 +261,8 @@ func TestInterruptedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("interrupted up: %v, want exit 130\n%s", err, errOut.String())
 	}
 	last := strings.TrimSpace(errOut.String())

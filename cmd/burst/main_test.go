@@ -17,11 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"burst": func() int {
-			return cli.Main(context.Background(), os.Args[1:], iostreams.System(), all.Registry(), cli.BuildInfo{Version: "v0.0.0-script"})
+	testscript.Main(m, map[string]func(){
+		"burst": func() {
+			os.Exit(cli.Main(context.Background(), os.Args[1:], iostreams.System(), all.Registry(), cli.BuildInfo{Version: "v0.0.0-script"}))
 		},
-	}))
+	})
 }
 
 // TestScripts runs the CLI scripts in testdata/script: hermetic, on the

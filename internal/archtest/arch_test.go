@@ -5,10 +5,10 @@ package archtest
 import (
 	"encoding/json"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/burstdev/burst/internal/testenv"
 )
 
 const module = "github.com/burstdev/burst"
@@ -22,7 +22,11 @@ type pkg struct {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-json", module+"/...")
+	goTool, err := testenv.GoTool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goTool, "list", "-json", module+"/...")
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {

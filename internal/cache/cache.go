@@ -93,12 +93,12 @@ func writeFile(path string, b []byte) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("cache: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("cache: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)

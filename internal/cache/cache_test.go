@@ -49,8 +49,12 @@ func TestSpecRoundTrip(t *testing.T) {
 func TestCorruptSpecCountsAsNone(t *testing.T) {
 	d := Dir{State: t.TempDir(), Cache: t.TempDir()}
 	p := filepath.Join(d.State, "clusters", "x.json")
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	os.WriteFile(p, []byte("{not json"), 0o644)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := d.LoadSpec("x"); got != nil || err != nil {
 		t.Fatalf("corrupt cache: %v %v", got, err)
 	}
@@ -80,13 +84,19 @@ func TestSites(t *testing.T) {
 	if len(d.Sites("etl")) != 0 {
 		t.Fatal("sites of an unknown cluster")
 	}
-	d.AddSites("etl", map[string][]string{"aws": {"us-west-2"}})
-	d.AddSites("etl", map[string][]string{"aws": {"us-west-2", "eu-west-1"}, "gcp": {""}})
+	if err := d.AddSites("etl", map[string][]string{"aws": {"us-west-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddSites("etl", map[string][]string{"aws": {"us-west-2", "eu-west-1"}, "gcp": {""}}); err != nil {
+		t.Fatal(err)
+	}
 	got := d.Sites("etl")
 	if len(got["aws"]) != 2 || got["aws"][1] != "eu-west-1" || len(got["gcp"]) != 0 {
 		t.Fatalf("sites %v", got)
 	}
-	d.RemoveSpec("etl")
+	if err := d.RemoveSpec("etl"); err != nil {
+		t.Fatal(err)
+	}
 	if len(d.Sites("etl")) != 0 {
 		t.Fatal("RemoveSpec must forget the sites")
 	}

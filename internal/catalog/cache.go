@@ -47,12 +47,12 @@ func SaveCache(dir, provider string, c *Catalog) error {
 		return fmt.Errorf("catalog cache: %w", err)
 	}
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("catalog cache: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("catalog cache: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)

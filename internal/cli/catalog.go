@@ -109,7 +109,7 @@ func catalogRefreshRun(ctx context.Context, opts *CatalogRefreshOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "Refreshing the %s catalog...\n", n)
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "Refreshing the %s catalog...\n", n)
 		c, err := p.Catalog(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: catalog refresh: %w", n, err)
@@ -127,10 +127,11 @@ func catalogRefreshRun(ctx context.Context, opts *CatalogRefreshOptions) error {
 			Providers []CatalogInfoJSON `json:"providers"`
 		}{out}, true)
 	}
+	w := &printer{w: f.IO.Out}
 	for _, i := range out {
-		fmt.Fprintf(f.IO.Out, "%s: %d types, %d offerings in %d regions -> %s\n", i.Provider, i.Types, i.Offerings, i.Regions, i.Path)
+		w.printf("%s: %d types, %d offerings in %d regions -> %s\n", i.Provider, i.Types, i.Offerings, i.Regions, i.Path)
 	}
-	return nil
+	return w.err
 }
 
 // CatalogInfoOptions are the inputs of `burst catalog info`.
@@ -193,13 +194,14 @@ func catalogInfoRun(ctx context.Context, opts *CatalogInfoOptions) error {
 	}
 	tty := f.IO.IsStdoutTTY()
 	tw := table(f.IO.Out, tty)
+	w := &printer{w: tw}
 	if tty {
-		fmt.Fprintln(tw, f.IO.Bold("PROVIDER\tDATE\tAGE\tTYPES\tOFFERINGS\tREGIONS\tSOURCE"))
+		w.println(f.IO.Bold("PROVIDER\tDATE\tAGE\tTYPES\tOFFERINGS\tREGIONS\tSOURCE"))
 	}
 	for _, i := range out {
-		fmt.Fprintln(tw, strings.Join([]string{i.Provider, i.Date, strconv.FormatFloat(i.AgeDays, 'f', 0, 64) + "d", strconv.Itoa(i.Types), strconv.Itoa(i.Offerings), strconv.Itoa(i.Regions), i.Source}, "\t"))
+		w.println(strings.Join([]string{i.Provider, i.Date, strconv.FormatFloat(i.AgeDays, 'f', 0, 64) + "d", strconv.Itoa(i.Types), strconv.Itoa(i.Offerings), strconv.Itoa(i.Regions), i.Source}, "\t"))
 	}
-	return tw.Flush()
+	return w.flush(tw)
 }
 
 func infoOf(f *Factory, name string, c *catalog.Catalog, cached bool, path string) CatalogInfoJSON {

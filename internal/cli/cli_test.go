@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,8 +234,12 @@ func TestBadInput(t *testing.T) {
 			}
 			if tt.file != "" {
 				p := filepath.Join(e.vars["XDG_CONFIG_HOME"], "burst", "config.yaml")
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				os.WriteFile(p, []byte(tt.file), 0o644)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			r := e.run(false, "", tt.args...)
 			if tt.want == "" { // accepted input: just no panic and no usage error
@@ -404,7 +409,7 @@ func TestScaleUnknownCluster(t *testing.T) {
 func TestClusterFileAndFlagsPrecedence(t *testing.T) {
 	e := newEnv(t)
 	p := filepath.Join(e.home, "cluster.yaml")
-	os.WriteFile(p, []byte(`apiVersion: burst.dev/v1alpha1
+	err := os.WriteFile(p, []byte(`apiVersion: burst.dev/v1alpha1
 kind: Cluster
 metadata:
   name: fromfile
@@ -414,6 +419,9 @@ spec:
     count: 2
     cpu: "8+"
 `), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := e.run(false, "", "up", "-f", p, "-n", "1", "-o", "json", "--wait", "none")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
@@ -432,7 +440,9 @@ func TestGC(t *testing.T) {
 	if r := e.run(false, "", "up", "lost", "-n", "2"); r.code != 0 {
 		t.Fatal(r.errOut)
 	}
-	e.fake.Terminate(context.Background(), e.fake.Live("lost", "head"))
+	if err := e.fake.Terminate(context.Background(), e.fake.Live("lost", "head")); err != nil {
+		t.Fatal(err)
+	}
 	r := e.run(false, "", "gc")
 	if r.code != 0 || !strings.Contains(r.out, "Nothing left behind") {
 		t.Fatalf("young clusters collected: exit %d\n%s", r.code, r.out)
@@ -460,5 +470,32 @@ func TestGC(t *testing.T) {
 	}
 	if r := e.run(false, "", "gc", "--region", "a", "--all-regions"); r.code != ExitUsage {
 		t.Fatalf("conflicting flags: exit %d", r.code)
+	}
+}
+
+// failWriter fails every write, as a full disk or a closed stdout does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestOutputWriteErrorFails: output that cannot be written fails the
+// command, in text as in JSON, on a terminal (tables) or not.
+func TestOutputWriteErrorFails(t *testing.T) {
+	e := newEnv(t)
+	for _, tty := range []bool{false, true} {
+		for _, args := range [][]string{
+			{"version"}, {"version", "-o", "json"}, {"plan", "-n", "3", "--provider", "fake"},
+			{"types", "--cpu", "16", "--provider", "aws"}, {"catalog", "info", "--provider", "aws"},
+		} {
+			ios, _, _, errOut := iostreams.Test()
+			ios.SetTTY(tty)
+			ios.Out = failWriter{}
+			f := NewFactory(ios, e.registry(), BuildInfo{Version: "v0.0.0-test", Commit: "abc", Date: "today"})
+			f.Getenv = func(k string) string { return e.vars[k] }
+			f.Now = func() time.Time { return e.now }
+			if code := Run(context.Background(), f, args); code == ExitOK || !strings.Contains(errOut.String(), "no space left on device") {
+				t.Errorf("burst %v (tty %v) into a failing stdout: exit %d, stderr %q", args, tty, code, errOut.String())
+			}
+		}
 	}
 }

@@ -217,7 +217,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 			return err
 		}
 		if diff.Launches() {
-			fmt.Fprint(f.IO.ErrOut, describeDiff(c, pl, diff))
+			_, _ = fmt.Fprint(f.IO.ErrOut, describeDiff(c, pl, diff))
 			ok, err := f.IO.Confirm("Create these machines?")
 			if err != nil {
 				return err
@@ -281,7 +281,7 @@ func reportInterrupted(f *Factory, name string, providers []string, what string)
 	eng := &provision.Engine{Provider: f.Provider, Now: f.Now}
 	res, err := eng.Status(ctx, name, providers)
 	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "burst: %s; could not list cluster %s: %v\n", what, name, err)
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "burst: %s; could not list cluster %s: %v\n", what, name, err)
 		return
 	}
 	live := 0
@@ -290,7 +290,7 @@ func reportInterrupted(f *Factory, name string, providers []string, what string)
 			live++
 		}
 	}
-	fmt.Fprintf(f.IO.ErrOut, "burst: %s; cluster %s has %d live machines. Run `burst up %s` to finish or `burst down %s` to remove them.\n", what, name, live, name, name)
+	_, _ = fmt.Fprintf(f.IO.ErrOut, "burst: %s; cluster %s has %d live machines. Run `burst up %s` to finish or `burst down %s` to remove them.\n", what, name, live, name, name)
 }
 
 func describeDiff(c *spec.Cluster, pl *plan.Plan, d provision.Diff) string {

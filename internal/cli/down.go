@@ -152,11 +152,11 @@ func downRun(ctx context.Context, opts *DownOptions) error {
 		return writeJSONLine(f.IO.Out, summaryOf(res, name))
 	}
 	if res.Terminated == 0 {
-		fmt.Fprintf(f.IO.Out, "Cluster %s has no machines; nothing to remove.\n", name)
+		_, err = fmt.Fprintf(f.IO.Out, "Cluster %s has no machines; nothing to remove.\n", name)
 	} else {
-		fmt.Fprintf(f.IO.Out, "Cluster %s is down: %s terminated.\n", name, plural(res.Terminated, "machine"))
+		_, err = fmt.Fprintf(f.IO.Out, "Cluster %s is down: %s terminated.\n", name, plural(res.Terminated, "machine"))
 	}
-	return nil
+	return err
 }
 
 func optsName(n string) []string {

@@ -71,10 +71,10 @@ func ExitCode(err error) int {
 	case errors.As(err, &ie), errors.As(err, &nce):
 		return ExitInfeasible
 	}
-	switch provider.KindOf(err) {
-	case provider.ErrAuth:
+	switch k := provider.KindOf(err); {
+	case errors.Is(k, provider.ErrAuth):
 		return ExitAuth
-	case provider.ErrQuota, provider.ErrNoCapacity:
+	case errors.Is(k, provider.ErrQuota), errors.Is(k, provider.ErrNoCapacity):
 		return ExitInfeasible
 	}
 	return ExitError

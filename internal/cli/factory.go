@@ -116,7 +116,7 @@ func (f *Factory) ProviderNames(explicit []string) ([]string, error) {
 		if cfg.ProviderFromDefault {
 			f.mu.Lock()
 			if !f.noticed {
-				fmt.Fprintln(f.IO.ErrOut, "burst: no provider configured; using local (set --provider or BURST_PROVIDER to use a cloud)")
+				_, _ = fmt.Fprintln(f.IO.ErrOut, "burst: no provider configured; using local (set --provider or BURST_PROVIDER to use a cloud)")
 				f.noticed = true
 			}
 			f.mu.Unlock()
@@ -210,7 +210,7 @@ func (f *Factory) notice(key, msg string) {
 		return
 	}
 	f.notices[key] = true
-	fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
+	_, _ = fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
 }
 
 // CheckPlanProvider accepts a provider burst can plan for without running

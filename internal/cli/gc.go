@@ -101,7 +101,7 @@ func gcRun(ctx context.Context, opts *GCOptions) error {
 		if err != nil {
 			rep.Close()
 			if opCtx.Err() != nil && ctx.Err() == nil {
-				return &timeoutError{fmt.Errorf("gc gave up after --timeout %s: %v; run burst gc again", opts.Timeout, err)}
+				return &timeoutError{fmt.Errorf("gc gave up after --timeout %s: %w; run burst gc again", opts.Timeout, err)}
 			}
 			return err
 		}
@@ -112,21 +112,24 @@ func gcRun(ctx context.Context, opts *GCOptions) error {
 		return writeJSON(f.IO.Out, doc, true)
 	}
 	if len(orphans) == 0 {
-		fmt.Fprintf(f.IO.Out, "Nothing left behind on %s.\n", strings.Join(providers, ","))
-		return nil
+		_, err := fmt.Fprintf(f.IO.Out, "Nothing left behind on %s.\n", strings.Join(providers, ","))
+		return err
 	}
 	tw := table(f.IO.Out, f.IO.IsStdoutTTY())
+	w := &printer{w: tw}
 	if f.IO.IsStdoutTTY() {
-		fmt.Fprintln(tw, f.IO.Bold("PROVIDER\tREGION\tCLUSTER\tKIND\tID\tREASON\t$/H\tAGE"))
+		w.println(f.IO.Bold("PROVIDER\tREGION\tCLUSTER\tKIND\tID\tREASON\t$/H\tAGE"))
 	}
 	for _, o := range doc.Orphans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.4f\t%s\n", o.Provider, dash(o.Region), o.Cluster, o.Kind, o.ID, o.Reason, o.PricePerHour, age(f.Now(), o.CreatedAt))
+		w.printf("%s\t%s\t%s\t%s\t%s\t%s\t%.4f\t%s\n", o.Provider, dash(o.Region), o.Cluster, o.Kind, o.ID, o.Reason, o.PricePerHour, age(f.Now(), o.CreatedAt))
 	}
-	tw.Flush()
+	if err := w.flush(tw); err != nil {
+		return err
+	}
 	if doc.Deleted {
-		fmt.Fprintf(f.IO.ErrOut, "Deleted %s ($%.4f/h).\n", plural(len(orphans), "orphan"), doc.PricePerHour)
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "Deleted %s ($%.4f/h).\n", plural(len(orphans), "orphan"), doc.PricePerHour)
 	} else {
-		fmt.Fprintf(f.IO.ErrOut, "%s costing $%.4f/h; run burst gc --yes to delete them.\n", plural(len(orphans), "orphan"), doc.PricePerHour)
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "%s costing $%.4f/h; run burst gc --yes to delete them.\n", plural(len(orphans), "orphan"), doc.PricePerHour)
 	}
 	return nil
 }

@@ -101,20 +101,21 @@ func lsRun(ctx context.Context, opts *LsOptions) error {
 		return writeJSON(f.IO.Out, nonNil(out), true)
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(f.IO.ErrOut, "No clusters on %s.\n", strings.Join(providers, ","))
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "No clusters on %s.\n", strings.Join(providers, ","))
 		return nil
 	}
 	tty := f.IO.IsStdoutTTY()
 	tw := table(f.IO.Out, tty)
+	w := &printer{w: tw}
 	if tty {
-		fmt.Fprintln(tw, f.IO.Bold("NAME\tPROVIDER\tHEAD\tWORKERS\t$/H\tAGE\tSCHEDULER"))
+		w.println(f.IO.Bold("NAME\tPROVIDER\tHEAD\tWORKERS\t$/H\tAGE\tSCHEDULER"))
 	}
 	for _, c := range out {
 		head := "no"
 		if c.Head {
 			head = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.4f\t%s\t%s\n", c.Cluster, c.Provider, head, c.Workers, c.PricePerHour, age(f.Now(), c.LaunchedAt), dash(c.SchedulerAddress))
+		w.printf("%s\t%s\t%s\t%d\t%.4f\t%s\t%s\n", c.Cluster, c.Provider, head, c.Workers, c.PricePerHour, age(f.Now(), c.LaunchedAt), dash(c.SchedulerAddress))
 	}
-	return tw.Flush()
+	return w.flush(tw)
 }

@@ -87,7 +87,7 @@ func printUpResult(f *Factory, cfg *config.Config, c *spec.Cluster, res *provisi
 		}
 		return writeJSONLine(f.IO.Out, sum)
 	}
-	w := f.IO.Out
+	w := &printer{w: f.IO.Out}
 	head := "no head"
 	if res.Head != nil {
 		head = "1 head"
@@ -96,16 +96,16 @@ func printUpResult(f *Factory, cfg *config.Config, c *spec.Cluster, res *provisi
 	if opErr != nil {
 		state = "is incomplete"
 	}
-	fmt.Fprintf(w, "Cluster %s %s on %s: %s + %s, $%.4f/h\n", c.Name, state, strings.Join(res.Providers, ","), head, plural(res.Workers(), "worker"), res.PricePerHour)
+	w.printf("Cluster %s %s on %s: %s + %s, $%.4f/h\n", c.Name, state, strings.Join(res.Providers, ","), head, plural(res.Workers(), "worker"), res.PricePerHour)
 	if res.SchedulerAddress != "" {
-		fmt.Fprintf(w, "  scheduler  %s\n", res.SchedulerAddress)
-		fmt.Fprintf(w, "  dashboard  %s\n", res.DashboardAddress)
+		w.printf("  scheduler  %s\n", res.SchedulerAddress)
+		w.printf("  dashboard  %s\n", res.DashboardAddress)
 	}
 	if res.Shortfall > 0 {
-		fmt.Fprintf(w, "  missing    %s (no capacity; run burst up again to retry)\n", plural(res.Shortfall, "worker"))
+		w.printf("  missing    %s (no capacity; run burst up again to retry)\n", plural(res.Shortfall, "worker"))
 	}
 	if res.SchedulerAddress != "" {
-		fmt.Fprintf(w, "Connect: from dask.distributed import Client; client = Client(%q)\n", res.SchedulerAddress)
+		w.printf("Connect: from dask.distributed import Client; client = Client(%q)\n", res.SchedulerAddress)
 	}
 	lifetime := []string{}
 	if c.IdleTimeout > 0 {
@@ -115,25 +115,26 @@ func printUpResult(f *Factory, cfg *config.Config, c *spec.Cluster, res *provisi
 		lifetime = append(lifetime, "at the latest "+c.MaxLifetime.String()+" after launch")
 	}
 	if len(lifetime) > 0 {
-		fmt.Fprintf(w, "It removes itself %s; burst down %s removes it now.\n", strings.Join(lifetime, ", "), c.Name)
+		w.printf("It removes itself %s; burst down %s removes it now.\n", strings.Join(lifetime, ", "), c.Name)
 	} else {
-		fmt.Fprintf(w, "It runs until burst down %s.\n", c.Name)
+		w.printf("It runs until burst down %s.\n", c.Name)
 	}
-	return nil
+	return w.err
 }
 
-func printMachines(f *Factory, ms []provider.Machine) {
+func printMachines(f *Factory, ms []provider.Machine) error {
 	tty := f.IO.IsStdoutTTY()
 	tw := table(f.IO.Out, tty)
+	w := &printer{w: tw}
 	header := []string{"ID", "ROLE", "STATE", "PROVIDER", "ZONE", "TYPE", "CAPACITY", "PRIVATE IP", "AGE"}
 	if tty {
-		fmt.Fprintln(tw, f.IO.Bold(strings.Join(header, "\t")))
+		w.println(f.IO.Bold(strings.Join(header, "\t")))
 	}
 	now := f.Now()
 	for _, m := range ms {
-		fmt.Fprintln(tw, strings.Join([]string{m.ID, string(m.Role), string(m.State), m.Provider, m.Zone, m.InstanceType, string(m.Capacity), dash(m.PrivateIP), age(now, m.LaunchedAt)}, "\t"))
+		w.println(strings.Join([]string{m.ID, string(m.Role), string(m.State), m.Provider, m.Zone, m.InstanceType, string(m.Capacity), dash(m.PrivateIP), age(now, m.LaunchedAt)}, "\t"))
 	}
-	tw.Flush()
+	return w.flush(tw)
 }
 
 func age(now, t time.Time) string {
@@ -190,3 +191,32 @@ func table(w io.Writer, tty bool) interface {
 type plainTable struct{ io.Writer }
 
 func (plainTable) Flush() error { return nil }
+
+// printer prints text output and keeps the first write error, which the
+// command returns as it returns writeJSON's: output that could not be
+// written is a failure, not a success.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func (p *printer) println(args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintln(p.w, args...)
+	}
+}
+
+// flush flushes the table p printed into and returns the first error of
+// the writes and the flush.
+func (p *printer) flush(tw interface{ Flush() error }) error {
+	if err := tw.Flush(); p.err == nil {
+		p.err = err
+	}
+	return p.err
+}

@@ -87,8 +87,7 @@ func planRun(ctx context.Context, opts *PlanOptions) error {
 	if cfg.Output == "json" {
 		return writeJSON(f.IO.Out, PlanJSON{Plan: pl, CatalogSource: cat.Source, CatalogAgeDays: float64(int(age.Hours()/24*10)) / 10}, true)
 	}
-	printPlan(f, pl, cat, opts.Offerings)
-	return nil
+	return printPlan(f, pl, cat, opts.Offerings)
 }
 
 // makePlan resolves the spec as up does and plans it over the catalog up
@@ -111,15 +110,16 @@ func makePlan(ctx context.Context, f *Factory, req *clusterRequest) (*plan.Plan,
 	return pl, cat, err
 }
 
-func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) {
-	w := f.IO.Out
+func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) error {
+	w := &printer{w: f.IO.Out}
 	tty := f.IO.IsStdoutTTY()
 	if tty {
-		fmt.Fprintf(w, "Plan for cluster %s on %s %s: $%s/h\n\n", pl.Cluster, pl.Site.Provider, pl.Site.Region, money(pl.PricePerHour))
+		w.printf("Plan for cluster %s on %s %s: $%s/h\n\n", pl.Cluster, pl.Site.Provider, pl.Site.Region, money(pl.PricePerHour))
 	}
-	tw := table(w, tty)
+	tw := table(f.IO.Out, tty)
+	tp := &printer{w: tw, err: w.err}
 	if tty {
-		fmt.Fprintln(tw, f.IO.Bold(strings.Join([]string{"ROLE", "COUNT", "CAPACITY", "PROVIDER", "REGION", "ZONES", "INSTANCE TYPE", "VCPUS", "MEMORY", "GPUS", "$/H EACH", "$/H TOTAL"}, "\t")))
+		tp.println(f.IO.Bold(strings.Join([]string{"ROLE", "COUNT", "CAPACITY", "PROVIDER", "REGION", "ZONES", "INSTANCE TYPE", "VCPUS", "MEMORY", "GPUS", "$/H EACH", "$/H TOTAL"}, "\t")))
 	}
 	for _, g := range pl.Groups {
 		if len(g.Offerings) == 0 {
@@ -137,14 +137,14 @@ func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) {
 				count = "0-" + strconv.Itoa(g.Count)
 			}
 		}
-		fmt.Fprintln(tw, strings.Join([]string{role, count, string(g.Capacity), o.Provider, o.Region, zonesOf(g, o.InstanceType),
+		tp.println(strings.Join([]string{role, count, string(g.Capacity), o.Provider, o.Region, zonesOf(g, o.InstanceType),
 			o.InstanceType, strconv.Itoa(o.VCPUs), gib(o.MemoryGiB), gpus(o), money(o.Price), total}, "\t"))
 	}
-	tw.Flush()
+	w.err = tp.flush(tw)
 	if !tty {
-		return
+		return w.err
 	}
-	fmt.Fprintf(w, "\nCatalog: %s, data of %s (%s old)\n", cat.Source, cat.Date.Format("2006-01-02"), days(cat.Age(f.Now())))
+	w.printf("\nCatalog: %s, data of %s (%s old)\n", cat.Source, cat.Date.Format("2006-01-02"), days(cat.Age(f.Now())))
 
 	if runnersUp > 0 {
 		var lines []string
@@ -170,8 +170,8 @@ func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) {
 			}
 		}
 		if len(lines) > 0 {
-			fmt.Fprintln(w, "\nRunner-up offerings, tried in order when the first has no capacity:")
-			fmt.Fprintln(w, strings.Join(lines, "\n"))
+			w.println("\nRunner-up offerings, tried in order when the first has no capacity:")
+			w.println(strings.Join(lines, "\n"))
 		}
 	}
 	if len(pl.Alternatives) > 0 {
@@ -183,7 +183,7 @@ func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) {
 			}
 			alts = append(alts, fmt.Sprintf("%s %s $%s/h%s", a.Provider, a.Region, money(a.PricePerHour), pct))
 		}
-		fmt.Fprintf(w, "\nRunner-up sites: %s\n", strings.Join(alts, "; "))
+		w.printf("\nRunner-up sites: %s\n", strings.Join(alts, "; "))
 	}
 	var calls []string
 	for _, g := range pl.Groups {
@@ -194,8 +194,9 @@ func printPlan(f *Factory, pl *plan.Plan, cat *catalog.Catalog, runnersUp int) {
 		calls = append(calls, fmt.Sprintf("%s: %d x %s (%s, up to %d types)", groupName(g), len(g.Calls), c.API, plural(g.Count, "machine"), len(c.InstanceTypes)))
 	}
 	if len(calls) > 0 {
-		fmt.Fprintf(w, "API calls: %s\n", strings.Join(calls, "; "))
+		w.printf("API calls: %s\n", strings.Join(calls, "; "))
 	}
+	return w.err
 }
 
 func groupName(g plan.Group) string {

@@ -42,7 +42,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		if code == ExitUsage && cmd != nil && isCobraUsage(err) {
 			msg += fmt.Sprintf(" (see %s --help)", cmd.CommandPath())
 		}
-		fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
+		_, _ = fmt.Fprintf(f.IO.ErrOut, "burst: %s\n", msg)
 	}
 	return code
 }

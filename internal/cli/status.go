@@ -69,8 +69,8 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}, true)
 	}
 	if len(res.Machines) == 0 {
-		fmt.Fprintf(f.IO.Out, "Cluster %s has no machines on %s.\n", name, strings.Join(providers, ","))
-		return nil
+		_, err := fmt.Fprintf(f.IO.Out, "Cluster %s has no machines on %s.\n", name, strings.Join(providers, ","))
+		return err
 	}
 	live := 0
 	for _, m := range res.Machines {
@@ -78,17 +78,20 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			live++
 		}
 	}
-	fmt.Fprintf(f.IO.Out, "Cluster %s on %s: %d live machines, $%.4f/h\n", name, strings.Join(providers, ","), live, price)
+	w := &printer{w: f.IO.Out}
+	w.printf("Cluster %s on %s: %d live machines, $%.4f/h\n", name, strings.Join(providers, ","), live, price)
 	if res.SchedulerAddress != "" {
-		fmt.Fprintf(f.IO.Out, "  scheduler  %s\n  dashboard  %s\n", res.SchedulerAddress, res.DashboardAddress)
+		w.printf("  scheduler  %s\n  dashboard  %s\n", res.SchedulerAddress, res.DashboardAddress)
 	}
 	if res.Head != nil {
 		if v, err := strconv.ParseInt(res.Head.Tags[provider.TagExpires], 10, 64); err == nil && v > 0 {
 			at := time.Unix(v, 0).UTC()
-			fmt.Fprintf(f.IO.Out, "  expires    %s (in %s), or sooner when idle\n", at.Format("2006-01-02 15:04 MST"), at.Sub(f.Now()).Round(time.Minute))
+			w.printf("  expires    %s (in %s), or sooner when idle\n", at.Format("2006-01-02 15:04 MST"), at.Sub(f.Now()).Round(time.Minute))
 		}
 	}
-	fmt.Fprintln(f.IO.Out)
-	printMachines(f, res.Machines)
-	return nil
+	w.println()
+	if w.err != nil {
+		return w.err
+	}
+	return printMachines(f, res.Machines)
 }

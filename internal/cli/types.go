@@ -219,25 +219,29 @@ func typesRun(ctx context.Context, opts *TypesOptions) error {
 		shown = rows[:opts.Limit]
 	}
 	tw := table(f.IO.Out, tty)
+	w := &printer{w: tw}
 	if tty {
-		fmt.Fprintln(tw, f.IO.Bold(strings.Join([]string{"PROVIDER", "INSTANCE TYPE", "VCPUS", "MEMORY", "GPUS", "GPU MEMORY", "ARCH", "ON-DEMAND $/H", "SPOT $/H", "REGIONS"}, "\t")))
+		w.println(f.IO.Bold(strings.Join([]string{"PROVIDER", "INSTANCE TYPE", "VCPUS", "MEMORY", "GPUS", "GPU MEMORY", "ARCH", "ON-DEMAND $/H", "SPOT $/H", "REGIONS"}, "\t")))
 	}
 	for _, t := range shown {
 		g, gm := "-", "-"
 		if t.GPUs > 0 {
 			g, gm = fmt.Sprintf("%dx %s", t.GPUs, t.GPUModel), gib(t.GPUMemoryGiB)
 		}
-		fmt.Fprintln(tw, strings.Join([]string{t.Provider, t.InstanceType, strconv.Itoa(t.VCPUs), gib(t.MemoryGiB), g, gm, t.Arch,
+		w.println(strings.Join([]string{t.Provider, t.InstanceType, strconv.Itoa(t.VCPUs), gib(t.MemoryGiB), g, gm, t.Arch,
 			priceIn(t.OnDemand, tty), priceIn(t.Spot, tty), strconv.Itoa(t.Regions)}, "\t"))
 	}
-	tw.Flush()
+	if err := w.flush(tw); err != nil {
+		return err
+	}
 	if tty {
 		more := ""
 		if len(shown) < len(rows) {
 			more = fmt.Sprintf(" (%d shown; --limit 0 for all)", len(shown))
 		}
-		fmt.Fprintf(f.IO.Out, "\n%d types%s. Prices are the cheapest region's (USD per machine-hour), catalog of %s (%s old).\n",
+		_, err := fmt.Fprintf(f.IO.Out, "\n%d types%s. Prices are the cheapest region's (USD per machine-hour), catalog of %s (%s old).\n",
 			len(rows), more, cat.Date.Format("2006-01-02"), days(cat.Age(f.Now())))
+		return err
 	}
 	return nil
 }

@@ -26,8 +26,8 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 					"go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH,
 				}, true)
 			}
-			fmt.Fprintf(f.IO.Out, "burst %s (commit %s, built %s, %s %s/%s)\n", b.Version, b.Commit, b.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return nil
+			_, err = fmt.Fprintf(f.IO.Out, "burst %s (commit %s, built %s, %s %s/%s)\n", b.Version, b.Commit, b.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
 		},
 	}
 }

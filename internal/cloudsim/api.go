@@ -124,7 +124,7 @@ func (m *Model) matchFault(service, action string) *Fault {
 		if f.Service != "" && f.Service != service {
 			continue
 		}
-		if f.Action != "" && f.Action != action && !(strings.HasSuffix(f.Action, "*") && strings.HasPrefix(action, strings.TrimSuffix(f.Action, "*"))) {
+		if f.Action != "" && f.Action != action && (!strings.HasSuffix(f.Action, "*") || !strings.HasPrefix(action, strings.TrimSuffix(f.Action, "*"))) {
 			continue
 		}
 		if f.After > 0 {

@@ -71,13 +71,13 @@ func (s *IOStreams) Bold(text string) string {
 // Confirm asks a yes/no question on ErrOut and reads the answer from In.
 // Anything but y or yes is no.
 func (s *IOStreams) Confirm(question string) (bool, error) {
-	fmt.Fprintf(s.ErrOut, "%s [y/N] ", question)
+	_, _ = fmt.Fprintf(s.ErrOut, "%s [y/N] ", question)
 	if s.in == nil {
 		s.in = bufio.NewReader(s.In)
 	}
 	line, err := s.in.ReadString('\n')
 	if err != nil && line == "" {
-		fmt.Fprintln(s.ErrOut)
+		_, _ = fmt.Fprintln(s.ErrOut)
 		if err == io.EOF {
 			return false, nil
 		}

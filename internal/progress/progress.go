@@ -126,7 +126,7 @@ func (t *Text) Event(e Event) {
 	if e.Type == TypeWarning {
 		prefix = "warning: "
 	}
-	fmt.Fprintf(t.w, "%s%s\n", prefix, msg)
+	_, _ = fmt.Fprintf(t.w, "%s%s\n", prefix, msg) // stderr: a failed write has nowhere to go
 }
 
 func (t *Text) updateBar(e Event) {

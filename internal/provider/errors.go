@@ -92,10 +92,10 @@ func ScopeOf(err error) Scope {
 	if errors.As(err, &e) {
 		return e.Scope
 	}
-	switch KindOf(err) {
-	case ErrQuota:
+	switch k := KindOf(err); {
+	case errors.Is(k, ErrQuota):
 		return ScopeRegion
-	case ErrAuth:
+	case errors.Is(k, ErrAuth):
 		return ScopeProvider
 	}
 	return ScopeOffering
@@ -105,5 +105,5 @@ func ScopeOf(err error) Scope {
 // and quota errors can; auth and invalid requests cannot.
 func Retryable(err error) bool {
 	k := KindOf(err)
-	return k == ErrNoCapacity || k == ErrQuota || k == ErrThrottled
+	return errors.Is(k, ErrNoCapacity) || errors.Is(k, ErrQuota) || errors.Is(k, ErrThrottled)
 }

@@ -440,7 +440,9 @@ func TestEndedMachinesFromAReusedTokenAreReplaced(t *testing.T) {
 	mustUp(t, h, c)
 	// Simulate the earlier run: terminate every worker, then make the
 	// clock and observation match so the same token comes back.
-	h.fake.Terminate(context.Background(), h.fake.Live("test", spec.RoleWorker))
+	if err := h.fake.Terminate(context.Background(), h.fake.Live("test", spec.RoleWorker)); err != nil {
+		t.Fatal(err)
+	}
 	res := mustUp(t, h, c)
 	if res.Workers() != 3 {
 		t.Fatalf("workers %d after re-up, want 3", res.Workers())

@@ -133,11 +133,11 @@ func (e *Engine) Orphans(ctx context.Context, providers []string, f provider.Fil
 			if r.Region == "" && everywhere != nil && liveEverywhere[r.Cluster] > left {
 				continue // a global resource of a cluster running in another region
 			}
-			switch {
-			case left == 0:
+			switch left {
+			case 0:
 				out = append(out, Orphan{Provider: name, Region: r.Region, Cluster: r.Cluster, Kind: r.Kind, ID: r.ID,
 					Reason: ReasonNoMachines, CreatedAt: r.CreatedAt, Resource: &r})
-			case left == collected[r.Cluster]:
+			case collected[r.Cluster]:
 				out = append(out, Orphan{Provider: name, Region: r.Region, Cluster: r.Cluster, Kind: r.Kind, ID: r.ID,
 					Reason: ReasonCollected, CreatedAt: r.CreatedAt, Resource: &r})
 			}

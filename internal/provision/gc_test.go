@@ -28,9 +28,13 @@ func TestOrphansAndCollect(t *testing.T) {
 	empty := cluster(1, func(c *spec.Cluster) { c.Name = "empty" })
 	mustUp(t, h, empty)
 
-	h.fake.Terminate(context.Background(), h.fake.Live("headless", spec.RoleHead))
+	if err := h.fake.Terminate(context.Background(), h.fake.Live("headless", spec.RoleHead)); err != nil {
+		t.Fatal(err)
+	}
 	h.fake.Stop(h.fake.Live("stopped", spec.RoleWorker)[0].ID)
-	h.fake.Terminate(context.Background(), h.fake.Live("empty", ""))
+	if err := h.fake.Terminate(context.Background(), h.fake.Live("empty", "")); err != nil {
+		t.Fatal(err)
+	}
 
 	// Too young: nothing is collected yet, except the stopped machine and
 	// nothing past a deadline.

@@ -24,7 +24,7 @@ func transient(err error) bool {
 		return false
 	}
 	k := provider.KindOf(err)
-	return k == nil || k == provider.ErrThrottled
+	return k == nil || errors.Is(k, provider.ErrThrottled)
 }
 
 // retry runs an idempotent provider call, backing off 1, 2, 4, 8 s between

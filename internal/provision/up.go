@@ -503,7 +503,10 @@ func (e *Engine) waitScheduler(ctx context.Context, cluster, addr string) error 
 		}
 		e.emit(progress.Event{Type: progress.TypeWait, Cluster: cluster, Ready: 0, Total: 1, Message: "waiting for the scheduler"})
 		if e.Now().After(deadline) {
-			return fmt.Errorf("the scheduler at %s does not answer after %s: %v", addr, e.WaitTimeout, err)
+			// The last dial's error is reported, not wrapped: its own
+			// 3-second timeout would otherwise read as the caller's
+			// context.DeadlineExceeded.
+			return fmt.Errorf("the scheduler at %s does not answer after %s: %s", addr, e.WaitTimeout, err.Error())
 		}
 		if err := e.Sleep(ctx, e.PollInterval); err != nil {
 			return err

@@ -1,7 +1,9 @@
 package reliability
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -199,14 +201,22 @@ func TestBadInput(t *testing.T) {
 				s.Env = append(append([]string(nil), base...), bc.env...)
 				args := bc.args
 				cfgPath := filepath.Join(s.Home, "config", "burst", "config.yaml")
-				os.Remove(cfgPath)
+				if err := os.Remove(cfgPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					t.Fatal(err)
+				}
 				if bc.config != "" {
-					os.MkdirAll(filepath.Dir(cfgPath), 0o755)
-					os.WriteFile(cfgPath, []byte(bc.config), 0o644)
+					if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(cfgPath, []byte(bc.config), 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if bc.cluster != "" || strings.HasPrefix(bc.name, "cluster file") {
 					p := filepath.Join(s.Home, "cluster.yaml")
-					os.WriteFile(p, []byte(bc.cluster), 0o644)
+					if err := os.WriteFile(p, []byte(bc.cluster), 0o644); err != nil {
+						t.Fatal(err)
+					}
 					args = append(append([]string(nil), args...), "-f", p)
 				}
 				before := c.Requests()

@@ -82,10 +82,7 @@ func crashSuite(t *testing.T, cloud string) {
 		c := testenv.StartCloud(t, s, cloud, opts)
 		cmd, _ := s.Start(upArgs(n)...)
 		start := time.Now()
-		for {
-			if kp.Requests > 0 && c.Requests() >= kp.Requests {
-				break
-			}
+		for kp.Requests <= 0 || c.Requests() < kp.Requests {
 			if kp.Requests == 0 && time.Since(start) >= kp.After {
 				break
 			}

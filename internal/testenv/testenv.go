@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +45,21 @@ func NeedDask(t testing.TB) string {
 	return py
 }
 
+// GoTool returns the go command to build and list packages with: the one
+// on PATH (go test puts its own GOROOT/bin first), else $GOROOT/bin/go.
+func GoTool() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no go command on PATH or in $GOROOT/bin")
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -62,7 +76,12 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "burst")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, "github.com/burstdev/burst/cmd/burst")
+		goTool, err := GoTool()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command(goTool, "build", "-o", binPath, "github.com/burstdev/burst/cmd/burst")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = errors.New(err.Error() + "\n" + string(out))
 		}

@@ -312,7 +312,7 @@ func validateLocation(kind, s string) error {
 		return Errorf("invalid %s %q", kind, s)
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 			return Errorf("invalid %s %q (letters, digits, - and _ only)", kind, s)
 		}
 	}

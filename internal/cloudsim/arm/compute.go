@@ -2,6 +2,7 @@ package arm
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -614,7 +615,7 @@ func (s *Server) allocate(rg cloudsim.Resource, location, set string, spec *vmSp
 				switch {
 				case err == nil:
 					next = append(next, z)
-				case asModelError(err, &me) && me.Kind == cloudsim.KindQuota:
+				case errors.As(err, &me) && me.Kind == cloudsim.KindQuota:
 					quotaErr = quotaError(location, me.Quota, me.Limit, me.Usage, me.Needed)
 				default:
 					code := "AllocationFailed"
@@ -648,14 +649,6 @@ func (s *Server) allocate(rg cloudsim.Resource, location, set string, spec *vmSp
 		return out, quotaErr
 	}
 	return out, &apiError{Status: http.StatusOK, Code: "AllocationFailed", Message: "Allocation failed."}
-}
-
-func asModelError(err error, target **cloudsim.Error) bool {
-	e, ok := err.(*cloudsim.Error)
-	if ok {
-		*target = e
-	}
-	return ok
 }
 
 func (spec *vmSpec) attrs(set string) map[string]string {

@@ -65,7 +65,7 @@ func (w *wire) do(method, path string, body any) answer {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	a := answer{status: resp.StatusCode, header: resp.Header}
 	b, _ := io.ReadAll(resp.Body)
 	if len(b) > 0 {
@@ -251,7 +251,7 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Errorf("no token: %d", resp.StatusCode)
 	}
@@ -346,7 +346,7 @@ func TestPrices(t *testing.T) {
 		Items []priceItem
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	kinds := map[string]float64{}
 	for _, it := range body.Items {
 		kinds[it.Type+"|"+it.ProductName+"|"+it.SkuName] = it.RetailPrice
@@ -367,7 +367,7 @@ func TestPrices(t *testing.T) {
 			NextPageLink *string
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		pages++
 		total += len(page.Items)
 		next = ""

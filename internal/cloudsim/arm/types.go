@@ -209,12 +209,3 @@ func NewModel(cfg cloudsim.Config) *cloudsim.Model {
 	}
 	return cloudsim.New(cfg)
 }
-
-func regionDisplay(name string) string {
-	for _, r := range regions {
-		if r.name == name {
-			return r.display
-		}
-	}
-	return name
-}

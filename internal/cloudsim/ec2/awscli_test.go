@@ -2,6 +2,7 @@ package ec2_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -60,7 +61,8 @@ func TestAWSCLI(t *testing.T) {
 		out, err := cmd.Output()
 		if err != nil {
 			var stderr string
-			if ee, ok := err.(*exec.ExitError); ok {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
 				stderr = string(ee.Stderr)
 			}
 			t.Fatalf("aws %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)

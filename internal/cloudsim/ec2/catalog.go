@@ -238,9 +238,8 @@ func (s *Server) describeSpotPriceHistory(r *request) (any, *apiError) {
 // --- JSON services: Price List and Service Quotas ---
 
 type jsonError struct {
-	status     int
-	typ, msg   string
-	throttling bool
+	status   int
+	typ, msg string
 }
 
 func writeJSONError(w http.ResponseWriter, e jsonError) {

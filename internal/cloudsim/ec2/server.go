@@ -24,6 +24,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -395,7 +396,7 @@ func faultError(f *cloudsim.Fault) *apiError {
 // modelError maps a model error to EC2's code for it.
 func modelError(err error, capacity string) *apiError {
 	var me *cloudsim.Error
-	if !asModelError(err, &me) {
+	if !errors.As(err, &me) {
 		return &apiError{500, "InternalError", err.Error()}
 	}
 	switch me.Kind {
@@ -415,14 +416,6 @@ func modelError(err error, capacity string) *apiError {
 func quotaMessage(me *cloudsim.Error) string {
 	return fmt.Sprintf("You have requested more vCPU capacity than your current vCPU limit of %g allows for the instance bucket that the specified instance type belongs to (quota %s, %g vCPUs in use, %g more requested). Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
 		me.Limit, me.Quota.Name, me.Usage, me.Needed)
-}
-
-func asModelError(err error, target **cloudsim.Error) bool {
-	e, ok := err.(*cloudsim.Error)
-	if ok {
-		*target = e
-	}
-	return ok
 }
 
 type xmlErrorDoc struct {
@@ -498,5 +491,3 @@ func toTagSet(tags map[string]string) *tagSet {
 	}
 	return ts
 }
-
-func lower(s string) string { return strings.ToLower(s) }

@@ -43,7 +43,7 @@ func (q *queryClient) call(region, action string, kv ...string) (int, string) {
 	if err != nil {
 		q.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }

@@ -386,7 +386,7 @@ func TestFieldMask(t *testing.T) {
 		var out []*computepb.Instance
 		for {
 			pair, err := it.Next()
-			if err == iterator.Done {
+			if errors.Is(err, iterator.Done) {
 				return out, nil
 			}
 			if err != nil {

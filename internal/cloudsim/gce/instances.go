@@ -310,9 +310,9 @@ func (s *Server) planBulk(region, requestID string, b *computepb.BulkInsertInsta
 	default:
 		return nil, invalid("Invalid value for field 'resource.guestAccelerators': at most one accelerator type is supported")
 	}
-	t, err := lookupType(props.GetMachineType(), accel, accelCount)
-	if err != nil {
-		return nil, invalid("%v", err)
+	t, e := lookupType(props.GetMachineType(), accel, accelCount)
+	if e != nil {
+		return nil, e
 	}
 	p.t = t
 	if e := validLabels("resource.instanceProperties.labels", props.GetLabels()); e != nil {

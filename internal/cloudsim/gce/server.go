@@ -142,8 +142,6 @@ type apiError struct {
 	reason  string
 	domain  string
 	message string
-	// quota is set for quotaExceeded: which metric, its limit and region.
-	quota *cloudsim.Error
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.reason, e.message) }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/burstdev/burst/internal/catalog"
 )
@@ -301,31 +300,28 @@ func Types() []catalog.Type {
 }
 
 // lookupType resolves a launch's machine type and accelerators to the
-// simulated type.
-func lookupType(machine string, accel string, count int) (machineType, error) {
+// simulated type, or GCE's answer to an invalid one.
+func lookupType(machine string, accel string, count int) (machineType, *apiError) {
 	if accel == "" {
 		t, ok := machineTypes[machine]
 		if !ok || t.attached {
-			return machineType{}, fmt.Errorf("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
+			return machineType{}, invalid("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
 		}
 		return t, nil
 	}
 	base, ok := machineTypes[machine]
 	if !ok {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
+		return machineType{}, invalid("Invalid value for field 'resource.machineType': '%s'. Machine type with name '%s' does not exist.", machine, machine)
 	}
 	if base.accel != "" {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.guestAccelerators': machine type %s comes with its own accelerators", machine)
+		return machineType{}, invalid("Invalid value for field 'resource.guestAccelerators': machine type %s comes with its own accelerators", machine)
 	}
 	t, ok := machineTypes[CombinationName(machine, accel, count)]
 	if !ok {
-		return machineType{}, fmt.Errorf("Invalid value for field 'resource.guestAccelerators': %d x %s cannot be attached to %s", count, accel, machine)
+		return machineType{}, invalid("Invalid value for field 'resource.guestAccelerators': %d x %s cannot be attached to %s", count, accel, machine)
 	}
 	return t, nil
 }
 
 // quotaMetric turns a GPU quota into its preemptible (spot) counterpart.
 func preemptible(metric string) string { return "PREEMPTIBLE_" + metric }
-
-// isGPUQuota reports whether a quota metric counts GPUs.
-func isGPUQuota(metric string) bool { return strings.HasSuffix(metric, "_GPUS") }

@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -190,7 +191,7 @@ var kinds = map[error]cloudsim.Kind{
 // kind; a throttle fails every retry of the call.
 func (e *env) fail(method string, kind error) {
 	times := 1
-	if kind == provider.ErrThrottled {
+	if errors.Is(kind, provider.ErrThrottled) {
 		times = 8
 	}
 	e.model.Inject(cloudsim.Fault{Kind: kinds[kind], Service: simec2.ServiceEC2, Action: methodActions[method], Times: times})

@@ -87,7 +87,7 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 		res.Failures = append(res.Failures, fails...)
 		left -= len(got)
 		if err != nil {
-			if k := provider.KindOf(err); k == provider.ErrNoCapacity || k == provider.ErrQuota {
+			if k := provider.KindOf(err); errors.Is(k, provider.ErrNoCapacity) || errors.Is(k, provider.ErrQuota) {
 				// The region as a whole said no; the next one may not.
 				for _, o := range offs {
 					res.Failures = append(res.Failures, provider.OfferingError{Offering: o, Err: err})
@@ -240,9 +240,10 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 			typ = string(fi.InstanceType)
 		}
 		capa := capacity
-		if fi.Lifecycle == types.InstanceLifecycleSpot {
+		switch fi.Lifecycle {
+		case types.InstanceLifecycleSpot:
 			capa = catalog.Spot
-		} else if fi.Lifecycle == types.InstanceLifecycleOnDemand {
+		case types.InstanceLifecycleOnDemand:
 			capa = catalog.OnDemand
 		}
 		for _, id := range fi.InstanceIds {
@@ -265,8 +266,8 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 		err := codeError("CreateFleet", code, msg, nil)
 		var pe *provider.Error
 		if errors.As(err, &pe) {
-			switch provider.KindOf(err) {
-			case provider.ErrNoCapacity:
+			switch k := provider.KindOf(err); {
+			case errors.Is(k, provider.ErrNoCapacity):
 				if typ != "" && zone != "" {
 					if dryZones[typ] == nil {
 						dryZones[typ] = map[string]bool{}
@@ -276,7 +277,7 @@ func (p *Provider) launchRegion(ctx context.Context, req provider.LaunchRequest,
 						o.Zone = zone // a zone's stock-out, not the region's
 					}
 				}
-			case provider.ErrQuota:
+			case errors.Is(k, provider.ErrQuota):
 				pe.Msg = quotaDetail(o, want, msg)
 				o.Zone = ""
 			}
@@ -313,7 +314,7 @@ func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int, reg
 		return err
 	}
 	switch {
-	case pe.Kind == provider.ErrQuota:
+	case errors.Is(pe.Kind, provider.ErrQuota):
 		pe.Msg = quotaDetail(offs[0], want, pe.Msg)
 	case pe.Code == "IdempotentParameterMismatch":
 		pe.Msg = mismatchDetail(region, token, want, offs)

@@ -165,7 +165,9 @@ func TestCredentials(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", "")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 		cfg := filepath.Join(t.TempDir(), "config")
-		os.WriteFile(cfg, []byte("[profile work]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = burst\nregion = us-east-1\n"), 0o600)
+		if err := os.WriteFile(cfg, []byte("[profile work]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = burst\nregion = us-east-1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		t.Setenv("AWS_CONFIG_FILE", cfg)
 		t.Setenv("HOME", t.TempDir()) // no cached SSO token
 		p := aws.New(aws.Options{Profile: "work", DataDir: t.TempDir()})
@@ -225,7 +227,7 @@ func TestEndpointEC2Only(t *testing.T) {
 // TestPublicAddressLookup: with no CIDRs configured, the security group
 // opens SSH and Dask to the address the check-IP URL reports, as a /32.
 func TestPublicAddressLookup(t *testing.T) {
-	ip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "198.51.100.23") }))
+	ip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = fmt.Fprintln(w, "198.51.100.23") }))
 	defer ip.Close()
 	e := newEnv(t, withOptions(func(o *aws.Options) { o.AllowedCIDRs, o.CheckIPURL = nil, ip.URL }))
 	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "ip", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "ip"}}); err != nil {

@@ -84,7 +84,7 @@ func worldOpen(m *cloudsim.Model, cluster string, port int) []string {
 func TestSecurityDefaults(t *testing.T) {
 	for _, caller := range []struct{ ip, cidr string }{{"198.51.100.23", "198.51.100.23/32"}, {"2001:db8::7", "2001:db8::7/128"}} {
 		t.Run(caller.ip, func(t *testing.T) {
-			ipSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, caller.ip) }))
+			ipSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = fmt.Fprintln(w, caller.ip) }))
 			defer ipSrv.Close()
 			e := newEnv(t, withOptions(func(o *aws.Options) { o.AllowedCIDRs, o.CheckIPURL = nil, ipSrv.URL }))
 			// Credentials with a session token, to look for in the user data.

@@ -95,7 +95,7 @@ func cliSubscription(file string) (string, error) {
 		} `json:"subscriptions"`
 	}
 	if err := json.Unmarshal(b, &prof); err != nil {
-		return "", fmt.Errorf("reading %s: %v", file, err)
+		return "", fmt.Errorf("reading %s: %w", file, err)
 	}
 	for _, s := range prof.Subscriptions {
 		if s.IsDefault && s.ID != "" {

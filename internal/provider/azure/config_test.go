@@ -119,7 +119,7 @@ func TestCredentialFailure(t *testing.T) {
 	}
 	_, err = p.Machines(context.Background(), provider.Filter{Cluster: "c"})
 	var pe *provider.Error
-	if !errors.As(err, &pe) || pe.Kind != provider.ErrAuth || pe.Scope != provider.ScopeProvider ||
+	if !errors.As(err, &pe) || !errors.Is(pe.Kind, provider.ErrAuth) || pe.Scope != provider.ScopeProvider ||
 		!strings.Contains(pe.Msg, "AzureCLICredential") || !strings.Contains(pe.Msg, "EnvironmentCredential") {
 		t.Fatalf("credential failure: %v", err)
 	}

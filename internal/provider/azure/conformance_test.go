@@ -1,6 +1,7 @@
 package azure_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/burstdev/burst/internal/cloudsim"
@@ -26,17 +27,17 @@ func TestConformance(t *testing.T) {
 					"Terminate": "Microsoft.Compute/virtualMachineScaleSets/delete/action",
 				}[method]
 				f := cloudsim.Fault{Service: "arm", Action: action, Times: 1}
-				switch kind {
-				case provider.ErrNoCapacity:
+				switch {
+				case errors.Is(kind, provider.ErrNoCapacity):
 					f.Kind = cloudsim.KindCapacity
-				case provider.ErrQuota:
+				case errors.Is(kind, provider.ErrQuota):
 					f.Kind = cloudsim.KindQuota
-				case provider.ErrThrottled:
+				case errors.Is(kind, provider.ErrThrottled):
 					// Every try, the first and MaxRetries retries, is throttled.
 					f.Kind, f.Times = cloudsim.KindThrottle, e.opts.MaxRetries+1
-				case provider.ErrAuth:
+				case errors.Is(kind, provider.ErrAuth):
 					f.Kind = cloudsim.KindAuth
-				case provider.ErrInvalid:
+				case errors.Is(kind, provider.ErrInvalid):
 					f.Kind = cloudsim.KindInvalid
 				default:
 					t.Fatalf("no fault for %v", kind)

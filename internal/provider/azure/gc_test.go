@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,7 +193,10 @@ func TestGC(t *testing.T) {
 	groups, _ := armresources.NewResourceGroupsClient(e.sim.Subscription(), testCred{}, e.armOptions())
 	poller, err := groups.BeginDelete(ctx(t), "burst-keyonly-eastus", nil)
 	for err == nil && !poller.Done() {
-		_, err = poller.Poll(ctx(t))
+		var resp *http.Response
+		if resp, err = poller.Poll(ctx(t)); err == nil {
+			_ = resp.Body.Close()
+		}
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -163,7 +163,7 @@ func TestCallerCIDRLookup(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
-	h := func(k, v string) *http.Response { return &http.Response{Header: http.Header{k: {v}}} }
+	h := func(k, v string) http.Header { return http.Header{k: {v}} }
 	if d := retryAfter(h("Retry-After", "17")); d != 17*time.Second {
 		t.Errorf("seconds: %s", d)
 	}
@@ -238,7 +238,7 @@ func TestClassify(t *testing.T) {
 	} {
 		err := classify("op", resp(tt.status, tt.code, tt.msg))
 		var pe *provider.Error
-		if !errors.As(err, &pe) || pe.Kind != tt.kind || pe.Scope != tt.scope || pe.Code != tt.code {
+		if !errors.As(err, &pe) || !errors.Is(pe.Kind, tt.kind) || pe.Scope != tt.scope || pe.Code != tt.code {
 			t.Errorf("%d %s %q: %v, want %v scope %v", tt.status, tt.code, tt.msg, err, tt.kind, tt.scope)
 		}
 	}

@@ -166,7 +166,7 @@ func retryable(err error) bool {
 // capacity type: the regional vCPU quota, on demand or Spot.
 func regional(err error) bool {
 	var pe *provider.Error
-	return errors.As(err, &pe) && pe.Kind == provider.ErrQuota && strings.Contains(pe.Msg, "Total Regional")
+	return errors.As(err, &pe) && errors.Is(pe.Kind, provider.ErrQuota) && strings.Contains(pe.Msg, "Total Regional")
 }
 
 func addFailures(res *provider.LaunchResult, offs []plan.Offering, err error) {
@@ -323,7 +323,10 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 				}
 				addFailures(res, []plan.Offering{o}, e)
 				// A VM whose allocation failed stays behind, Failed.
-				p.deleteVM(ctx, v.rg, name)
+				// Deleting it is best effort: if that fails too, it is
+				// still in the cluster's resource group, which down and
+				// gc delete.
+				_ = p.deleteVM(ctx, v.rg, name)
 				continue
 			}
 			res.Machines = append(res.Machines, p.machine(&vm.VirtualMachine, nil, nil))

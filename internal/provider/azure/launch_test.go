@@ -239,7 +239,7 @@ func TestQuotaErrors(t *testing.T) {
 	}
 	err := failureKinds(res)["Standard_D2s_v5/eastus"]
 	var pe *provider.Error
-	if !errors.As(err, &pe) || pe.Kind != provider.ErrQuota || pe.Scope != provider.ScopeOffering || !strings.Contains(pe.Msg, "standardDSv5Family") {
+	if !errors.As(err, &pe) || !errors.Is(pe.Kind, provider.ErrQuota) || pe.Scope != provider.ScopeOffering || !strings.Contains(pe.Msg, "standardDSv5Family") {
 		t.Fatalf("eastus failure %v, want a family quota error naming standardDSv5Family", err)
 	}
 	if !strings.Contains(pe.Msg, "limit 8") || !strings.Contains(pe.Msg, "20 more needed") {
@@ -278,7 +278,7 @@ func TestSkuNotAvailable(t *testing.T) {
 		t.Fatalf("got %d machines; failures %v", len(res.Machines), res.Failures)
 	}
 	var pe *provider.Error
-	if err := failureKinds(res)["Standard_D2s_v5/eastus"]; !errors.As(err, &pe) || pe.Kind != provider.ErrNoCapacity || pe.Code != "SkuNotAvailable" {
+	if err := failureKinds(res)["Standard_D2s_v5/eastus"]; !errors.As(err, &pe) || !errors.Is(pe.Kind, provider.ErrNoCapacity) || pe.Code != "SkuNotAvailable" {
 		t.Errorf("failure %v, want SkuNotAvailable as no capacity", err)
 	}
 }
@@ -450,7 +450,7 @@ func TestZonalOffering(t *testing.T) {
 		}
 	}
 	var pe *provider.Error
-	if err := failureKinds(res)["Standard_D4s_v5/eastus"]; !errors.As(err, &pe) || pe.Kind != provider.ErrNoCapacity || pe.Code != "ZonalAllocationFailed" {
+	if err := failureKinds(res)["Standard_D4s_v5/eastus"]; !errors.As(err, &pe) || !errors.Is(pe.Kind, provider.ErrNoCapacity) || pe.Code != "ZonalAllocationFailed" {
 		t.Errorf("failure %v, want ZonalAllocationFailed", err)
 	}
 }

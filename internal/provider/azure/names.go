@@ -89,6 +89,3 @@ func resourceGroupOfID(id string) string {
 	}
 	return ""
 }
-
-// lastSegment is the name at the end of an ARM resource ID.
-func lastSegment(id string) string { return id[strings.LastIndexByte(id, '/')+1:] }

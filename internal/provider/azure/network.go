@@ -250,7 +250,7 @@ func (p *Provider) prepareIdentity(ctx context.Context, cluster, rg, location st
 					continue
 				}
 			}
-			if pe.Kind == provider.ErrAuth {
+			if errors.Is(pe.Kind, provider.ErrAuth) {
 				pe.Msg += " (burst assigns its cluster identity a role on the cluster's resource group: it needs Microsoft.Authorization/roleAssignments/write, see `burst policy azure`)"
 			}
 		}
@@ -343,7 +343,7 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 100))
 	if err != nil {
 		return "", err
@@ -420,7 +420,9 @@ func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
 			return err
 		}
 		if serr := p.opts.Sleep(ctx, backoff); serr != nil {
-			return fmt.Errorf("azure: deleting resource group %s: %w (last: %v)", rg, serr, err)
+			// The context's end is why this gave up; the last refusal
+			// is only reported, so its kind does not classify the error.
+			return fmt.Errorf("azure: deleting resource group %s: %w (last: %s)", rg, serr, err.Error())
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}

@@ -25,10 +25,14 @@ func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T
 			return zero, err
 		}
 		d = min(2*d, p.opts.PollInterval)
-		if _, err := poller.Poll(ctx); err != nil {
+		resp, err := poller.Poll(ctx)
+		if err != nil {
 			var zero T
 			return zero, err
 		}
+		// The pipeline has read the body into memory for the poller;
+		// closing it releases nothing the poller still needs.
+		_ = resp.Body.Close()
 	}
 	return poller.Result(ctx)
 }
@@ -54,7 +58,7 @@ func (t *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests || try >= o.MaxRetries {
 			return resp, err
 		}
-		d := retryAfter(resp)
+		d := retryAfter(resp.Header)
 		if d <= 0 {
 			d = time.Duration(float64(time.Second) * float64(int(1)<<min(try, 6)) * (0.8 + 0.4*rand.Float64()))
 		}
@@ -68,13 +72,13 @@ func (t *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 
 // retryAfter reads ARM's retry headers: retry-after-ms and
 // x-ms-retry-after-ms in milliseconds, Retry-After in seconds or as a date.
-func retryAfter(resp *http.Response) time.Duration {
-	for _, h := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if v, err := strconv.Atoi(resp.Header.Get(h)); err == nil && v > 0 {
+func retryAfter(h http.Header) time.Duration {
+	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if v, err := strconv.Atoi(h.Get(k)); err == nil && v > 0 {
 			return time.Duration(v) * time.Millisecond
 		}
 	}
-	v := resp.Header.Get("Retry-After")
+	v := h.Get("Retry-After")
 	if n, err := strconv.Atoi(v); err == nil && n > 0 {
 		return time.Duration(n) * time.Second
 	}

@@ -33,7 +33,7 @@ func TestPreflight(t *testing.T) {
 	}
 	err := pf(group(spec.RoleWorker, 50, catalog.OnDemand, d2s))
 	var pe *provider.Error
-	if !errors.As(err, &pe) || pe.Kind != provider.ErrQuota || !strings.Contains(pe.Msg, "standardDSv5Family") || !strings.Contains(pe.Msg, "100 more vCPUs needed") {
+	if !errors.As(err, &pe) || !errors.Is(pe.Kind, provider.ErrQuota) || !strings.Contains(pe.Msg, "standardDSv5Family") || !strings.Contains(pe.Msg, "100 more vCPUs needed") {
 		t.Fatalf("50 workers on 10 vCPUs: %v", err)
 	}
 	// An instance mix adds up its families' quota.

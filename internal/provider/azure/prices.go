@@ -101,13 +101,13 @@ func (p *Provider) getJSON(ctx context.Context, u string, v any) error {
 			return err
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if err != nil {
 			return err
 		}
 		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 		if retry && try < 4 {
-			d := retryAfter(resp)
+			d := retryAfter(resp.Header)
 			if d <= 0 {
 				d = backoff
 				backoff *= 2

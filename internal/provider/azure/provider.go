@@ -241,11 +241,3 @@ func (p *Provider) setup() error {
 	}
 	return nil
 }
-
-// endpoint is the ARM endpoint the provider talks to.
-func (p *Provider) endpoint() string {
-	if p.opts.Endpoint != "" {
-		return p.opts.Endpoint
-	}
-	return "https://management.azure.com"
-}

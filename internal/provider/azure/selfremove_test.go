@@ -117,7 +117,7 @@ func TestSelfRemoval(t *testing.T) {
 		AccessToken string `json:"access_token"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if tok.AccessToken == "" {
 		t.Fatal("IMDS gave no token")
 	}
@@ -127,7 +127,7 @@ func TestSelfRemoval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cluster sr's identity deleting cluster other's VM: %s, want 403", resp.Status)
 	}

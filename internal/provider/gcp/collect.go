@@ -202,7 +202,9 @@ func (p *Provider) deleteFirewall(ctx context.Context, name string) error {
 			return err
 		}
 		if serr := p.opts.Sleep(ctx, backoff); serr != nil {
-			return fmt.Errorf("%w (still not deletable: %v)", serr, err)
+			// The context's end is why this gave up; the last refusal
+			// is only reported, so its kind does not classify the error.
+			return fmt.Errorf("%w (still not deletable: %s)", serr, err.Error())
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}

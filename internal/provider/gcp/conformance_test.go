@@ -1,6 +1,7 @@
 package gcp
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/burstdev/burst/internal/cloudsim"
@@ -39,7 +40,7 @@ func TestConformance(t *testing.T) {
 			},
 			Fail: func(method string, kind error) {
 				f := cloudsim.Fault{Service: gce.Service, Action: faultActions[method], Kind: faultKinds[kind], Times: 1}
-				if kind == provider.ErrThrottled {
+				if errors.Is(kind, provider.ErrThrottled) {
 					// The provider retries throttled calls; make every try fail.
 					f.Times = e.opts.Retries + 1
 				}

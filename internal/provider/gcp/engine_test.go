@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestEngineQuotaFailsBeforeSpending(t *testing.T) {
 	}
 	setQuota(e, "", "GPUS_ALL_REGIONS", 16)
 	_, err = eng.Up(ctxT(t), c, pl, provision.WaitMachines)
-	if err == nil || !strings.Contains(err.Error(), "GPUS_ALL_REGIONS") || provider.KindOf(err) != provider.ErrQuota {
+	if err == nil || !strings.Contains(err.Error(), "GPUS_ALL_REGIONS") || !errors.Is(provider.KindOf(err), provider.ErrQuota) {
 		t.Fatalf("Up with 32 GPUs against a global quota of 16: %v", err)
 	}
 	if n := e.model.Count("compute.regionInstances.bulkInsert") + e.model.Count("compute.firewalls.insert"); n != 0 {

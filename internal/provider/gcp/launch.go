@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -112,8 +113,8 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		switch provider.KindOf(err) {
-		case provider.ErrNoCapacity, provider.ErrQuota:
+		switch k := provider.KindOf(err); {
+		case errors.Is(k, provider.ErrNoCapacity), errors.Is(k, provider.ErrQuota):
 			for _, o := range a.offerings {
 				res.Failures = append(res.Failures, provider.OfferingError{Offering: o, Err: err})
 			}

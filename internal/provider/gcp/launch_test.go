@@ -361,7 +361,7 @@ type dropFirst struct {
 func (d *dropFirst) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil && strings.HasSuffix(r.URL.Path, d.suffix) && d.dropped.CompareAndSwap(false, true) {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return nil, errors.New("connection reset by peer")
 	}
 	return resp, err

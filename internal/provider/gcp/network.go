@@ -208,7 +208,7 @@ func (p *Provider) callerCIDRs(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256))
 	if err != nil {
 		return nil, fail(err)

@@ -45,7 +45,7 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 				fits = true
 				break
 			}
-			if provider.KindOf(err) != provider.ErrQuota {
+			if !errors.Is(provider.KindOf(err), provider.ErrQuota) {
 				return err
 			}
 			if first == nil {

@@ -36,7 +36,7 @@ func HostType() catalog.Type {
 func hostMemoryGiB() float64 {
 	f, err := os.Open("/proc/meminfo")
 	if err == nil {
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())

@@ -134,7 +134,7 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 	if err != nil {
 		return res, fmt.Errorf("local: %w", err)
 	}
-	defer tok.Close()
+	defer func() { _ = tok.Close() }() // each record's write is checked below
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -204,7 +204,7 @@ func (p *Provider) start(id string, req provider.LaunchRequest, python string) (
 	if err != nil {
 		return provider.Machine{}, fmt.Errorf("local: %w", err)
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the child has its own descriptors
 	cmd := exec.Command("/bin/sh", scriptPath)
 	cmd.Dir = dir
 	cmd.Env = machineEnv()
@@ -269,7 +269,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

@@ -50,7 +50,11 @@ func TestUnrecordedProcessGroup(t *testing.T) {
 	if err != nil || len(res.Machines) != 2 {
 		t.Fatalf("launch: %v %v", res, err)
 	}
-	t.Cleanup(func() { p.Terminate(ctx, res.Machines) })
+	t.Cleanup(func() {
+		if err := p.Terminate(ctx, res.Machines); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
 	dirOf := func(id string) string { return filepath.Join(p.Dir(), "c1", id) }
 	// Wait for the scripts to record their groups, then forget the first
 	// machine's group in meta.json, and make the second a never-started
@@ -72,17 +76,32 @@ func TestUnrecordedProcessGroup(t *testing.T) {
 	ghostPGID := pgidOf(ghost.ID)
 	setPGID0 := func(id string) {
 		path := filepath.Join(dirOf(id), "meta.json")
-		b, _ := os.ReadFile(path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var m map[string]any
-		json.Unmarshal(b, &m)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
 		m["pgid"] = 0
 		b, _ = json.Marshal(m)
-		os.WriteFile(path, b, 0o644)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	setPGID0(running.ID)
-	syscall.Kill(-ghostPGID, syscall.SIGKILL)
+	// A group of 0 would signal this test's own process group.
+	if ghostPGID <= 1 {
+		t.Fatalf("machine %s recorded no process group", ghost.ID)
+	}
+	if err := syscall.Kill(-ghostPGID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	setPGID0(ghost.ID)
-	os.Remove(filepath.Join(dirOf(ghost.ID), "pgid"))
+	if err := os.Remove(filepath.Join(dirOf(ghost.ID), "pgid")); err != nil {
+		t.Fatal(err)
+	}
 
 	state := func() map[string]provider.State {
 		ms, err := p.Machines(ctx, provider.Filter{Cluster: "c1"})

@@ -122,7 +122,7 @@ func measure(ctx context.Context, o options, args string) error {
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
+			defer func() { _ = os.RemoveAll(dir) }()
 			bin = filepath.Join(dir, "burst")
 			cmd := exec.CommandContext(ctx, "make", "build", "BIN="+bin)
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -40,11 +40,11 @@ func update(dir string, fn func(r *Results)) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer func() { _ = lock.Close() }()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return nil, err
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
 	path := filepath.Join(dir, "results.json")
 	r := &Results{}
 	b, err := os.ReadFile(path)

@@ -85,14 +85,16 @@ func scaleCycle(ctx context.Context, cloud string, n int, client string, latency
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	// The environment burst reads: the simulator's, and a home of its own
 	// (config, cache, keys). The AWS SDK reads its variables from the
 	// process environment itself.
 	env := append(sim.Env, homeEnv(home)...)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
+		if err := os.Setenv(k, v); err != nil {
+			return fail("%v", err)
+		}
 	}
 	getenv := func(k string) string {
 		for _, kv := range env {

@@ -45,7 +45,7 @@ func coldStarts(ctx context.Context, bin string, runs int) ([]ColdStart, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	env := sandboxEnv(home)
 	var out []ColdStart
 	for _, args := range coldStartCommands {
@@ -60,7 +60,7 @@ func coldStarts(ctx context.Context, bin string, runs int) ([]ColdStart, error) 
 			err := cmd.Run()
 			d := time.Since(start)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v\n%s", cs.Command, err, stderr.String())
+				return nil, fmt.Errorf("%s: %w\n%s", cs.Command, err, stderr.String())
 			}
 			if i >= 0 {
 				ds = append(ds, float64(d.Microseconds())/1000)
@@ -122,7 +122,7 @@ func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 	if err != nil {
 		return RSS{}, err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	env := append(sandboxEnv(home), sim.Env...)
 	maxRSS := filepath.Join(home, "maxrss")
 	burst := func(args ...string) (time.Duration, error) {
@@ -133,7 +133,7 @@ func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 		start := time.Now()
 		err := cmd.Run()
 		if err != nil {
-			err = fmt.Errorf("burst %s: %v\n%s", strings.Join(args, " "), err, tail(stderr.String(), 2000))
+			err = fmt.Errorf("burst %s: %w\n%s", strings.Join(args, " "), err, tail(stderr.String(), 2000))
 		}
 		return time.Since(start), err
 	}
@@ -151,7 +151,7 @@ func peakRSS(ctx context.Context, bin, cloud string, n int) (RSS, error) {
 	}
 	kib, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
 	if err != nil {
-		return RSS{}, fmt.Errorf("GNU time wrote %q: %v", b, err)
+		return RSS{}, fmt.Errorf("GNU time wrote %q: %w", b, err)
 	}
 	return RSS{Cloud: cloud, Command: "burst " + strings.Join(args, " "), Date: today(), MaxRSS: kib / 1024, Wall: wall.Seconds()}, nil
 }
