@@ -214,3 +214,17 @@ func LimitsOf(p Provider) Limits {
 	}
 	return DefaultLimits
 }
+
+// Sleep waits d, or until ctx ends, whichever comes first; it returns
+// ctx's error if ctx ended. It is the real clock behind the Sleep options
+// of the engine and the cloud providers, which tests replace.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

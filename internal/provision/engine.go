@@ -80,16 +80,7 @@ func (e *Engine) defaults() {
 		e.Now = time.Now
 	}
 	if e.Sleep == nil {
-		e.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		e.Sleep = provider.Sleep
 	}
 	if e.PollInterval == 0 {
 		e.PollInterval = time.Second

@@ -127,7 +127,7 @@ func New(opts Options) *Provider {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = provider.Sleep
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 8
@@ -154,17 +154,6 @@ func New(opts Options) *Provider {
 		opts: opts, ec2: map[string]*ec2.Client{}, quotas: map[string]*servicequotas.Client{}, limiters: map[string]*limiters{},
 		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, locks: map[string]*sync.Mutex{},
 		images: map[imageKey]imageInfo{}, templates: map[string]string{},
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -126,7 +126,7 @@ func New(opts Options) (*Provider, error) {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = provider.Sleep
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 5 * time.Second
@@ -145,17 +145,6 @@ func New(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{}}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Name implements provider.Provider.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/burstdev/burst/internal/config"
+	"github.com/burstdev/burst/internal/provider"
 	"github.com/burstdev/burst/pkg/spec"
 )
 
@@ -90,7 +91,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = defaultSleep
+		o.Sleep = provider.Sleep
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv

@@ -194,17 +194,6 @@ func (p *Provider) connect(ctx context.Context) error {
 }
 
 // sleep waits d or until ctx ends.
-func defaultSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // httpClient is used to detect the caller's address.
 func (p *Provider) httpClient() *http.Client {
 	if p.opts.HTTPClient != nil {
