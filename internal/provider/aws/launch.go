@@ -325,23 +325,7 @@ func (p *Provider) fleetCallError(err error, offs []plan.Offering, want int, reg
 // launchedWith returns the instances, in any state EC2 still reports, of
 // the fleet whose ClientToken was token.
 func (p *Provider) launchedWith(ctx context.Context, c *ec2.Client, region, token string) ([]provider.Machine, error) {
-	var out []provider.Machine
-	pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{
-		Filters:    []types.Filter{{Name: sdkaws.String("tag:" + TagLaunch), Values: []string{token}}},
-		MaxResults: sdkaws.Int32(describePageSize),
-	})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, classify("DescribeInstances", err)
-		}
-		for _, r := range page.Reservations {
-			for _, in := range r.Instances {
-				out = append(out, machine(region, in))
-			}
-		}
-	}
-	return out, nil
+	return describeMachines(ctx, c, region, types.Filter{Name: sdkaws.String("tag:" + TagLaunch), Values: []string{token}})
 }
 
 // mismatchDetail explains an IdempotentParameterMismatch that burst could

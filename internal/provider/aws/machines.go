@@ -33,20 +33,7 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 		if err != nil {
 			return nil, err
 		}
-		var ms []provider.Machine
-		pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: []types.Filter{filter}, MaxResults: sdkaws.Int32(describePageSize)})
-		for pg.HasMorePages() {
-			page, err := pg.NextPage(ctx)
-			if err != nil {
-				return nil, classify("DescribeInstances", err)
-			}
-			for _, r := range page.Reservations {
-				for _, in := range r.Instances {
-					ms = append(ms, machine(region, in))
-				}
-			}
-		}
-		return ms, nil
+		return describeMachines(ctx, c, region, filter)
 	})
 	if err != nil {
 		return nil, err
@@ -62,6 +49,25 @@ func clusterFilter(cluster string) types.Filter {
 		return types.Filter{Name: sdkaws.String("tag-key"), Values: []string{provider.TagCluster}}
 	}
 	return types.Filter{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}
+}
+
+// describeMachines lists a region's instances that match the filters, all
+// pages of them, as machines.
+func describeMachines(ctx context.Context, c *ec2.Client, region string, filters ...types.Filter) ([]provider.Machine, error) {
+	var out []provider.Machine
+	pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: sdkaws.Int32(describePageSize)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, classify("DescribeInstances", err)
+		}
+		for _, r := range page.Reservations {
+			for _, in := range r.Instances {
+				out = append(out, machine(region, in))
+			}
+		}
+	}
+	return out, nil
 }
 
 // machine converts an EC2 instance.
