@@ -206,6 +206,7 @@ func converge(ctx context.Context, f *Factory, req *clusterRequest) error {
 	rep := f.Reporter(cfg)
 	eng := f.engine(cfg, rep, unavailable, req.Timeout)
 	eng.Regions = knownRegions(dir, c.Name, c.Providers, c.Regions)
+	eng.Existing = len(dir.Sites(c.Name)) > 0
 	// The engine pins re-plans to the head's site (see Engine.Replan).
 	eng.Replan = func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
 		return plan.Make(c, cat, plan.Options{Unavailable: unavailable, Now: f.Now(), Site: site})

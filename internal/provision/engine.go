@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/burstdev/burst/internal/plan"
@@ -60,6 +61,12 @@ type Engine struct {
 	Dial func(ctx context.Context, addr string) error
 	// MaxAttempts bounds failover rounds per group (default 8).
 	MaxAttempts int
+	// Existing says the caller knows of machines of the cluster (it brought
+	// the cluster up and has not taken it down since). Up then checks
+	// quotas once it has observed the cluster; otherwise it checks them
+	// while it observes, guessing the cluster is new, and checks again if
+	// the guess was wrong. Either way is correct; the hint saves calls.
+	Existing bool
 	// Regions are, per provider, the regions to look for machines in: the
 	// ones a cluster is known to use (and Up adds its plan's). A provider
 	// with none listed searches its configured regions.
@@ -194,20 +201,35 @@ func (o observation) live(role spec.Role) []provider.Machine {
 // observe lists the cluster's machines on each provider.
 func (e *Engine) observe(ctx context.Context, cluster string, providers []string) (observation, error) {
 	var obs observation
-	for _, name := range providers {
-		p, err := e.Provider(ctx, name)
-		if err != nil {
-			return obs, err
+	// Providers are listed side by side; the first failure, in provider
+	// order, is the answer.
+	found := make([][]provider.Machine, len(providers))
+	errs := make([]error, len(providers))
+	var wg sync.WaitGroup
+	for i, name := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := e.Provider(ctx, name)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
+				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
+				return err
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: listing machines: %w", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range providers {
+		if errs[i] != nil {
+			return obs, errs[i]
 		}
-		var ms []provider.Machine
-		err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
-			ms, err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
-			return err
-		})
-		if err != nil {
-			return obs, fmt.Errorf("%s: listing machines: %w", name, err)
-		}
-		obs.all = append(obs.all, ms...)
+		obs.all = append(obs.all, found[i]...)
 	}
 	sort.SliceStable(obs.all, func(i, j int) bool { return obs.all[i].LaunchedAt.Before(obs.all[j].LaunchedAt) })
 	e.emit(progress.Event{Type: progress.TypeObserve, Cluster: cluster, Count: len(obs.live("")),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,12 +17,21 @@ import (
 	"github.com/burstdev/burst/pkg/spec"
 )
 
-type recorder struct{ events []progress.Event }
+type recorder struct {
+	mu     sync.Mutex
+	events []progress.Event
+}
 
-func (r *recorder) Event(e progress.Event) { r.events = append(r.events, e) }
-func (r *recorder) Close()                 {}
+func (r *recorder) Event(e progress.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+func (r *recorder) Close() {}
 
 func (r *recorder) count(typ string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
 	for _, e := range r.events {
 		if e.Type == typ {
@@ -522,4 +533,131 @@ func TestUpWarnsAboutMachinesOfAnEarlierSpec(t *testing.T) {
 		t.Fatal("no warning that existing machines follow an earlier spec")
 	}
 	mustUp(t, h, cluster(3, func(c *spec.Cluster) { c.Workers.Resources.CPU = spec.IntBound{Value: 8, OrMore: true} }))
+}
+
+// overlapFake blocks the first listing until a preflight has started, and
+// notes what each preflight was asked for, so a test sees whether quotas
+// are checked while the cluster is observed and which answer is used.
+type overlapFake struct {
+	*fake.Provider
+	mu        sync.Mutex
+	started   chan struct{}
+	startOnce sync.Once
+	listOnce  sync.Once
+	block     bool
+	order     []string
+}
+
+func (p *overlapFake) log(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.order = append(p.order, s)
+}
+
+func (p *overlapFake) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
+	p.listOnce.Do(func() {
+		if p.block {
+			select {
+			case <-p.started:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		p.log("Machines")
+	})
+	return p.Provider.Machines(ctx, f)
+}
+
+func (p *overlapFake) Preflight(ctx context.Context, req provider.PreflightRequest) error {
+	n := 0
+	for _, g := range req.Groups {
+		n += g.Count
+	}
+	p.log(fmt.Sprintf("Preflight %d", n))
+	p.startOnce.Do(func() { close(p.started) })
+	req.Note(fmt.Sprintf("checked %d machines", n))
+	return p.Provider.Preflight(ctx, req)
+}
+
+func overlapHarness(t *testing.T, block bool) (*harness, *overlapFake) {
+	h := newHarness(t)
+	of := &overlapFake{Provider: h.fake, started: make(chan struct{}), block: block}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return of, nil }
+	return h, of
+}
+
+func (h *harness) notes() []string {
+	h.rep.mu.Lock()
+	defer h.rep.mu.Unlock()
+	var out []string
+	for _, e := range h.rep.events {
+		if e.Type == progress.TypeNote {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
+func TestNewClusterChecksQuotasWhileObserving(t *testing.T) {
+	h, of := overlapHarness(t, true)
+	mustUp(t, h, cluster(3))
+	// The first listing returns only once a preflight has started: had
+	// they run one after the other, the listing would have given up
+	// waiting after 20 s and the preflight would come after it.
+	if len(of.order) != 2 || of.order[1] != "Machines" || of.order[0] != "Preflight 4" {
+		t.Fatalf("calls %v: want the preflight for 1 head + 3 workers started before the first listing returned", of.order)
+	}
+	if got := h.notes(); !slices.Equal(got, []string{"fake: checked 4 machines"}) {
+		t.Fatalf("notes %q", got)
+	}
+}
+
+func TestWrongGuessIsCheckedAgainAndItsNotesDropped(t *testing.T) {
+	h, of := overlapHarness(t, false)
+	mustUp(t, h, cluster(3))
+	h.rep.events = nil
+	of.order = nil
+	of.listOnce = sync.Once{}
+	res := mustUp(t, h, cluster(5))
+	if res.Workers() != 5 {
+		t.Fatalf("workers %d", res.Workers())
+	}
+	// The guess (a new cluster: 6 machines) ran and was thrown away; the
+	// answer used is for the 2 workers to add.
+	if !slices.Contains(of.order, "Preflight 6") || of.order[len(of.order)-1] != "Preflight 2" {
+		t.Fatalf("calls %v", of.order)
+	}
+	if got := h.notes(); !slices.Equal(got, []string{"fake: checked 2 machines"}) {
+		t.Fatalf("notes %q: a discarded guess must not speak", got)
+	}
+}
+
+func TestExistingClusterDoesNotGuess(t *testing.T) {
+	h, of := overlapHarness(t, false)
+	mustUp(t, h, cluster(3))
+	of.order = nil
+	of.listOnce = sync.Once{}
+	h.eng.Existing = true
+	mustUp(t, h, cluster(4))
+	if !slices.Equal(of.order, []string{"Machines", "Preflight 1"}) {
+		t.Fatalf("calls %v: with Existing, one preflight after observing", of.order)
+	}
+}
+
+func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
+	h := newHarness(t)
+	h.eng.defaults()
+	c := cluster(3)
+	pl, err := h.plan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.eng.Up(context.Background(), c, pl, WaitMachines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One observation before launching, one that sees everything running;
+	// the result is that last one.
+	if n := h.fake.CallCount("Machines"); n != 2 || len(res.Machines) != 4 {
+		t.Fatalf("%d listings, %d machines in the result", n, len(res.Machines))
+	}
 }

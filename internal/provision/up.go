@@ -27,7 +27,7 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 	e.defaults()
 	launched, terminated := 0, 0
 	for round := 1; ; round++ {
-		res, err := e.upOnce(ctx, c, pl, wait)
+		res, err := e.upOnce(ctx, c, pl, wait, round == 1)
 		launched += res.Launched
 		terminated += res.Terminated
 		res.Launched, res.Terminated = launched, terminated
@@ -46,10 +46,19 @@ func (e *Engine) Up(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait Wa
 	}
 }
 
-func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait WaitMode) (*Result, error) {
+func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wait WaitMode, first bool) (*Result, error) {
 	providers := pl.Providers()
 	e.lookIn(pl)
 	res := &Result{Cluster: c.Name, Providers: providers}
+	// Up from nothing is the common case: unless the caller knows of
+	// machines, check quotas while observing, as if the cluster were empty,
+	// and keep the answer if it is. Preflight only reads, so a guess that
+	// turns out wrong costs nothing but calls.
+	var guess *pendingPreflight
+	if !e.Existing && first {
+		guess = e.startPreflight(ctx, c, pl, true, c.Workers.Count)
+		defer guess.discard()
+	}
 	obs, err := e.observe(ctx, c.Name, providers)
 	if err != nil {
 		return res, err
@@ -71,14 +80,21 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 		e.emit(progress.Event{Type: progress.TypeWarning, Cluster: c.Name, Count: stale,
 			Message: fmt.Sprintf("%s of cluster %s were made from an earlier spec and stay as they are; new machines follow the new one (scale to 0 and back to replace workers)", plural(stale, "machine"), c.Name)})
 	}
-	if len(heads) > 0 {
-		if pl, err = e.pin(c, pl, heads[0]); err != nil {
-			return res, err
-		}
-	}
-
 	// Preflight what will be launched, before anything is created.
-	if err := e.preflight(ctx, c, pl, len(heads) == 0, max(delta, 0)); err != nil {
+	if guess != nil && len(heads) == 0 && len(workers) == 0 {
+		err = e.waitPreflight(guess)
+	} else {
+		if guess != nil {
+			guess.discard()
+		}
+		if len(heads) > 0 {
+			if pl, err = e.pin(c, pl, heads[0]); err != nil {
+				return res, err
+			}
+		}
+		err = e.preflight(ctx, c, pl, len(heads) == 0, max(delta, 0), e.emit)
+	}
+	if err != nil {
 		return res, err
 	}
 	for _, name := range providers {
@@ -164,25 +180,75 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 // finish waits as asked, fills the result from a last observation and
 // returns err (a partial or no-capacity error, or a launch failure).
 func (e *Engine) finish(ctx context.Context, c *spec.Cluster, res *Result, providers []string, wait WaitMode, err error) (*Result, error) {
+	// The wait's last observation is the result, unless time passed
+	// after it (waiting for the scheduler) or there was none.
+	var obs *observation
 	if wait != WaitNone {
-		if werr := e.waitRunning(ctx, c.Name, providers); werr != nil && err == nil {
+		o, werr := e.waitRunning(ctx, c.Name, providers)
+		if werr != nil && err == nil {
 			err = werr
+		}
+		if werr == nil {
+			obs = &o
 		}
 	}
 	if wait == WaitScheduler && res.SchedulerAddress != "" && c.Workload.Name == "dask" && err == nil {
+		obs = nil
 		if werr := e.waitScheduler(ctx, c.Name, res.SchedulerAddress); werr != nil {
 			err = werr
 		}
 	}
-	obs, oerr := e.observe(ctx, c.Name, providers)
-	if oerr != nil && err == nil {
-		err = oerr
+	if obs == nil {
+		o, oerr := e.observe(ctx, c.Name, providers)
+		if oerr != nil && err == nil {
+			err = oerr
+		}
+		obs = &o
 	}
 	res.Machines = obs.live("")
 	return res, err
 }
 
-func (e *Engine) preflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, needHead bool, workers int) error {
+// pendingPreflight is a preflight running beside the first observation.
+type pendingPreflight struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	notes  []progress.Event
+}
+
+// startPreflight runs preflight in the background, holding back its notes
+// until waitPreflight takes the answer.
+func (e *Engine) startPreflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, needHead bool, workers int) *pendingPreflight {
+	ctx, cancel := context.WithCancel(ctx)
+	pf := &pendingPreflight{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(pf.done)
+		pf.err = e.preflight(ctx, c, pl, needHead, workers, func(ev progress.Event) { pf.notes = append(pf.notes, ev) })
+	}()
+	return pf
+}
+
+// waitPreflight returns the preflight's answer and reports its notes.
+func (e *Engine) waitPreflight(pf *pendingPreflight) error {
+	<-pf.done
+	pf.cancel()
+	for _, ev := range pf.notes {
+		e.emit(ev)
+	}
+	return pf.err
+}
+
+// discard stops the preflight, if it still runs, and waits for it to end.
+// After waitPreflight it does nothing.
+func (pf *pendingPreflight) discard() {
+	pf.cancel()
+	<-pf.done
+}
+
+// preflight checks with each provider that what will be launched can be:
+// needHead and workers say how many machines. Notes go to note.
+func (e *Engine) preflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, needHead bool, workers int, note func(progress.Event)) error {
 	byProvider := map[string][]plan.Group{}
 	for _, g := range pl.Groups {
 		n := workers
@@ -212,10 +278,9 @@ func (e *Engine) preflight(ctx context.Context, c *spec.Cluster, pl *plan.Plan, 
 			return err
 		}
 		if pf, ok := p.(provider.Preflighter); ok {
-			note := func(msg string) {
-				e.emit(progress.Event{Type: progress.TypeNote, Cluster: c.Name, Provider: name, Message: name + ": " + msg})
-			}
-			req := provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups, Note: note}
+			req := provider.PreflightRequest{Cluster: c.Name, Workload: c.Workload, Groups: groups, Note: func(msg string) {
+				note(progress.Event{Type: progress.TypeNote, Cluster: c.Name, Provider: name, Message: name + ": " + msg, Time: e.Now().UTC()})
+			}}
 			if err := e.retry(ctx, c.Name, "checking quotas on "+name, func() error { return pf.Preflight(ctx, req) }); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -462,13 +527,14 @@ func (e *Engine) waitHead(ctx context.Context, c *spec.Cluster, head provider.Ma
 	}
 }
 
-// waitRunning waits until no machine of the cluster is pending.
-func (e *Engine) waitRunning(ctx context.Context, cluster string, providers []string) error {
+// waitRunning waits until no machine of the cluster is pending and
+// returns the observation that showed it.
+func (e *Engine) waitRunning(ctx context.Context, cluster string, providers []string) (observation, error) {
 	deadline := e.Now().Add(e.WaitTimeout)
 	for {
 		obs, err := e.observe(ctx, cluster, providers)
 		if err != nil {
-			return err
+			return obs, err
 		}
 		live := obs.live("")
 		ready := 0
@@ -480,13 +546,13 @@ func (e *Engine) waitRunning(ctx context.Context, cluster string, providers []st
 		e.emit(progress.Event{Type: progress.TypeWait, Cluster: cluster, Ready: ready, Total: len(live), Message: "machines running"})
 		if ready == len(live) {
 			e.emit(progress.Event{Type: progress.TypeReady, Cluster: cluster, Count: ready, Message: fmt.Sprintf("%s running", plural(ready, "machine"))})
-			return nil
+			return obs, nil
 		}
 		if e.Now().After(deadline) {
-			return fmt.Errorf("%d of %d machines still pending after %s", len(live)-ready, len(live), e.WaitTimeout)
+			return obs, fmt.Errorf("%d of %d machines still pending after %s", len(live)-ready, len(live), e.WaitTimeout)
 		}
 		if err := e.Sleep(ctx, e.PollInterval); err != nil {
-			return err
+			return obs, err
 		}
 	}
 }
