@@ -458,3 +458,73 @@ func TestRegionsFromConfig(t *testing.T) {
 		t.Errorf("Machines after a launch in us-west-2 = %+v, %v", ms, err)
 	}
 }
+
+// TestPrepareAndCleanupRunStrandsSideBySide: Preflight reads images,
+// quotas and usage at once; Prepare reads the key pair
+// while it looks up the VPC and reads the subnets while it makes the
+// security group, which waits for the VPC; Cleanup looks for launch
+// templates, security groups and key pairs at once, and deletes the key
+// pair only once the group is gone.
+func TestPrepareAndCleanupRunStrandsSideBySide(t *testing.T) {
+	const lat = 40 * time.Millisecond
+	e := newEnv(t, withModel(func(c *cloudsim.Config) { c.Latency = lat }))
+	type span struct{ start, end time.Time }
+	spans := func() map[string]span {
+		out := map[string]span{}
+		for _, r := range e.model.Requests() {
+			start := r.Time.Add(-lat)
+			out[r.Action] = span{start, start.Add(r.Duration)}
+		}
+		return out
+	}
+	overlap := func(s map[string]span, a, b string) bool {
+		x, okx := s[a]
+		y, oky := s[b]
+		return okx && oky && x.start.Before(y.end) && y.start.Before(x.end)
+	}
+	after := func(s map[string]span, a, b string) bool { return !s[a].start.Before(s[b].end) }
+
+	od := offering("us-east-1", "m7i.large", "on-demand")
+	groups := []plan.Group{{Role: spec.RoleHead, Count: 1, Capacity: catalog.OnDemand, Offerings: []plan.Offering{od}}}
+	if err := e.p.Preflight(ctx(t), provider.PreflightRequest{Cluster: "side", Groups: groups}); err != nil {
+		t.Fatal(err)
+	}
+	s := spans()
+	if !overlap(s, "DescribeImages", "GetServiceQuota") || !overlap(s, "GetServiceQuota", "DescribeInstances") {
+		t.Errorf("Preflight: the reads ran one after another: %+v", s)
+	}
+
+	e.model.ResetRequests()
+	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
+		t.Fatal(err)
+	}
+	s = spans()
+	if !overlap(s, "DescribeVpcs", "DescribeKeyPairs") || !overlap(s, "DescribeSubnets", "DescribeSecurityGroups") {
+		t.Errorf("Prepare: independent reads ran one after another: %+v", s)
+	}
+	if !after(s, "DescribeSecurityGroups", "DescribeVpcs") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") {
+		t.Errorf("Prepare: the security group strand ran out of order: %+v", s)
+	}
+
+	e.model.ResetRequests()
+	if _, err := e.p.Launch(ctx(t), launchReq("side", 1, "side-w-1", offering("us-east-1", "m7i.large", "on-demand"))); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "side"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Terminate(ctx(t), ms); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Cleanup(ctx(t), "side", []string{"us-east-1"}); err != nil {
+		t.Fatal(err)
+	}
+	s = spans()
+	if !overlap(s, "DescribeLaunchTemplates", "DescribeSecurityGroups") || !overlap(s, "DescribeSecurityGroups", "DescribeKeyPairs") {
+		t.Errorf("Cleanup: the lookups ran one after another: %+v", s)
+	}
+	if !after(s, "DeleteKeyPair", "DeleteSecurityGroup") {
+		t.Errorf("Cleanup: the key pair went before the security group: %+v", s)
+	}
+}

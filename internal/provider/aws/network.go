@@ -121,16 +121,26 @@ func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, ta
 	if err != nil {
 		return nil, err
 	}
-	vpc, err := p.vpc(ctx, c, region)
-	if err != nil {
-		return nil, err
-	}
 	st := sharedTags(cluster, tags)
-	sg, err := p.ensureSecurityGroup(ctx, c, cluster, vpc.vpcID, st)
-	if err != nil {
-		return nil, err
-	}
-	key, err := p.ensureKeyPair(ctx, c, cluster, region, st)
+	// Three strands, side by side: the VPC, then its subnets beside the
+	// security group; the key pair; this machine's address for the
+	// ingress rules (which the security group strand waits for last).
+	var (
+		vpc *vpcInfo
+		sg  string
+		key string
+	)
+	err = provider.Parallel(3, 0, func(i int) (err error) {
+		switch i {
+		case 0:
+			vpc, sg, err = p.vpcAndGroup(ctx, c, cluster, region, st)
+		case 1:
+			key, err = p.ensureKeyPair(ctx, c, cluster, region, st)
+		default:
+			_, err = p.allowedCIDRs(ctx)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -141,31 +151,81 @@ func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, ta
 	return n, nil
 }
 
+// vpcAndGroup returns the region's VPC and the cluster's security group
+// in it. With the default VPC, its subnets are read beside the group.
+func (p *Provider) vpcAndGroup(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string) (*vpcInfo, string, error) {
+	if v := p.cachedVPC(region); v != nil || len(p.opts.Subnets) > 0 {
+		v, err := p.vpc(ctx, c, region)
+		if err != nil {
+			return nil, "", err
+		}
+		sg, err := p.ensureSecurityGroup(ctx, c, cluster, v.vpcID, tags)
+		return v, sg, err
+	}
+	vpcID, err := p.defaultVPC(ctx, c, region)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		v  *vpcInfo
+		sg string
+	)
+	err = provider.Parallel(2, 0, func(i int) (err error) {
+		if i == 0 {
+			v, err = p.loadSubnets(ctx, c, region, vpcID)
+		} else {
+			sg, err = p.ensureSecurityGroup(ctx, c, cluster, vpcID, tags)
+		}
+		return err
+	})
+	return v, sg, err
+}
+
+func (p *Provider) cachedVPC(region string) *vpcInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.vpcs[region]
+}
+
 // vpc finds the region's VPC and subnets: the configured subnets, or the
 // default VPC's default subnet in each zone.
 func (p *Provider) vpc(ctx context.Context, c *ec2.Client, region string) (*vpcInfo, error) {
-	p.mu.Lock()
-	v, ok := p.vpcs[region]
-	p.mu.Unlock()
-	if ok {
+	if v := p.cachedVPC(region); v != nil {
 		return v, nil
 	}
-	v = &vpcInfo{subnets: map[string]string{}, zoneOf: map[string]string{}}
-	var in *ec2.DescribeSubnetsInput
-	if len(p.opts.Subnets) > 0 {
-		in = &ec2.DescribeSubnetsInput{Filters: []types.Filter{{Name: sdkaws.String("subnet-id"), Values: p.opts.Subnets}}}
-	} else {
-		out, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: sdkaws.String("is-default"), Values: []string{"true"}}}})
+	vpcID := ""
+	if len(p.opts.Subnets) == 0 {
+		id, err := p.defaultVPC(ctx, c, region)
 		if err != nil {
-			return nil, classify("DescribeVpcs", err)
+			return nil, err
 		}
-		if len(out.Vpcs) == 0 {
-			return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeVpcs", Code: "NoDefaultVpc",
-				Msg: fmt.Sprintf("region %s has no default VPC; set aws.subnets (BURST_AWS_SUBNETS) to the subnets to launch into", region)}
-		}
-		v.vpcID = sdkaws.ToString(out.Vpcs[0].VpcId)
+		vpcID = id
+	}
+	return p.loadSubnets(ctx, c, region, vpcID)
+}
+
+// defaultVPC returns the ID of the region's default VPC.
+func (p *Provider) defaultVPC(ctx context.Context, c *ec2.Client, region string) (string, error) {
+	out, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: sdkaws.String("is-default"), Values: []string{"true"}}}})
+	if err != nil {
+		return "", classify("DescribeVpcs", err)
+	}
+	if len(out.Vpcs) == 0 {
+		return "", &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeVpcs", Code: "NoDefaultVpc",
+			Msg: fmt.Sprintf("region %s has no default VPC; set aws.subnets (BURST_AWS_SUBNETS) to the subnets to launch into", region)}
+	}
+	return sdkaws.ToString(out.Vpcs[0].VpcId), nil
+}
+
+// loadSubnets reads the subnets to launch into, one per zone: the
+// configured ones (vpcID empty), or vpcID's default subnets, and keeps
+// them for the region.
+func (p *Provider) loadSubnets(ctx context.Context, c *ec2.Client, region, vpcID string) (*vpcInfo, error) {
+	v := &vpcInfo{vpcID: vpcID, subnets: map[string]string{}, zoneOf: map[string]string{}}
+	in := &ec2.DescribeSubnetsInput{Filters: []types.Filter{{Name: sdkaws.String("subnet-id"), Values: p.opts.Subnets}}}
+	if vpcID != "" {
 		in = &ec2.DescribeSubnetsInput{Filters: []types.Filter{
-			{Name: sdkaws.String("vpc-id"), Values: []string{v.vpcID}},
+			{Name: sdkaws.String("vpc-id"), Values: []string{vpcID}},
 			{Name: sdkaws.String("default-for-az"), Values: []string{"true"}},
 		}}
 	}
@@ -297,6 +357,8 @@ func hasPermission(have []types.IpPermission, w types.IpPermission) bool {
 // allowedCIDRs returns the configured CIDRs or the caller's public address
 // as a /32 (or /128), looked up once.
 func (p *Provider) allowedCIDRs(ctx context.Context) ([]string, error) {
+	p.cidrMu.Lock()
+	defer p.cidrMu.Unlock()
 	p.mu.Lock()
 	if p.cidrs != nil {
 		defer p.mu.Unlock()
@@ -423,54 +485,58 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 		}
 		regions = rs
 	}
-	var errs []error
-	for _, r := range regions {
-		if err := p.cleanupRegion(ctx, cluster, r); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r, err))
+	errs := make([]error, len(regions))
+	_ = provider.Parallel(len(regions), 0, func(i int) error {
+		if err := p.cleanupRegion(ctx, cluster, regions[i]); err != nil {
+			errs[i] = fmt.Errorf("%s: %w", regions[i], err)
 		}
-	}
+		return nil
+	})
 	return errors.Join(errs...)
 }
 
+// cleanupRegion removes a cluster's launch templates, security group and
+// key pair in a region. The launch templates go beside the security
+// group; the key pair (and the private key on this machine) goes only once
+// the group is gone, since a group that cannot go means machines that
+// still run and may need the key.
 func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) error {
 	c, err := p.ec2Client(ctx, region)
 	if err != nil {
 		return err
 	}
 	byTag := []types.Filter{{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}}
-
-	lts := ec2.NewDescribeLaunchTemplatesPaginator(c, &ec2.DescribeLaunchTemplatesInput{Filters: byTag})
-	for lts.HasMorePages() {
-		out, err := lts.NextPage(ctx)
-		if err != nil {
-			return classify("DescribeLaunchTemplates", err)
-		}
-		for _, lt := range out.LaunchTemplates {
-			_, err := c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplateId})
-			if err != nil && !strings.Contains(apiCode(err), "NotFound") {
-				return classify("DeleteLaunchTemplate", err)
+	var kps *ec2.DescribeKeyPairsOutput
+	err = provider.Parallel(3, 0, func(i int) (err error) {
+		switch i {
+		case 0:
+			return p.deleteLaunchTemplates(ctx, c, byTag)
+		case 1:
+			sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: byTag})
+			if err != nil {
+				return classify("DescribeSecurityGroups", err)
 			}
+			return provider.Parallel(len(sgs.SecurityGroups), 0, func(j int) error {
+				return p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sgs.SecurityGroups[j].GroupId), p.opts.Now().Add(p.opts.CleanupTimeout))
+			})
+		default:
+			if kps, err = c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag}); err != nil {
+				return classify("DescribeKeyPairs", err)
+			}
+			return nil
 		}
-	}
-
-	sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: byTag})
+	})
 	if err != nil {
-		return classify("DescribeSecurityGroups", err)
+		return err
 	}
-	for _, sg := range sgs.SecurityGroups {
-		if err := p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sg.GroupId), p.opts.Now().Add(p.opts.CleanupTimeout)); err != nil {
-			return err
-		}
-	}
-
-	kps, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag})
-	if err != nil {
-		return classify("DescribeKeyPairs", err)
-	}
-	for _, kp := range kps.KeyPairs {
-		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kp.KeyPairId}); err != nil {
+	err = provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
+		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
 			return classify("DeleteKeyPair", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := os.Remove(p.KeyPath(cluster, region)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -540,4 +606,27 @@ func groupHolders(ctx context.Context, c *ec2.Client, id string) ([]string, erro
 		}
 	}
 	return out, nil
+}
+
+// deleteLaunchTemplates deletes the launch templates a filter finds, a
+// page's worth side by side. Already gone is success.
+func (p *Provider) deleteLaunchTemplates(ctx context.Context, c *ec2.Client, filters []types.Filter) error {
+	lts := ec2.NewDescribeLaunchTemplatesPaginator(c, &ec2.DescribeLaunchTemplatesInput{Filters: filters})
+	for lts.HasMorePages() {
+		out, err := lts.NextPage(ctx)
+		if err != nil {
+			return classify("DescribeLaunchTemplates", err)
+		}
+		err = provider.Parallel(len(out.LaunchTemplates), 8, func(i int) error {
+			_, err := c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: out.LaunchTemplates[i].LaunchTemplateId})
+			if err != nil && !strings.Contains(apiCode(err), "NotFound") {
+				return classify("DeleteLaunchTemplate", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

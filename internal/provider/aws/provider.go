@@ -104,6 +104,7 @@ type Provider struct {
 	images    map[imageKey]imageInfo
 	templates map[string]string
 	cidrs     []string
+	cidrMu    sync.Mutex // held while the caller's address is looked up, so it is looked up once
 	// used are regions this process launched into or prepared; Machines
 	// lists them too, so a plan's region outside the configured ones is
 	// still observed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -67,6 +68,10 @@ func quotaOf(instanceType string, capacity catalog.Capacity) (code, name string)
 
 type quotaKey struct{ region, code string }
 
+// preflightCalls bounds the reads Preflight makes at once (Service Quotas
+// allows about 10 GetServiceQuota calls a second).
+const preflightCalls = 8
+
 // Preflight implements provider.Preflighter. Before anything is created it
 // checks that every image the plan needs exists, and that the account's
 // vCPU quotas (Service Quotas, minus the vCPUs of running and pending
@@ -81,45 +86,83 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 		region, arch string
 		gpu          bool
 	}
+	// Everything the check reads (images, quotas, the vCPUs in use) is
+	// read side by side first; a failure is reported as the same calls
+	// made one after another would report it.
+	var images []imgNeed
 	seen := map[imgNeed]bool{}
+	var keys []quotaKey
+	known := map[quotaKey]bool{}
+	var regions []string
 	for _, g := range req.Groups {
 		for _, o := range g.Offerings {
-			k := imgNeed{o.Region, archOf(o), o.GPUs > 0}
-			if seen[k] {
+			if k := (imgNeed{o.Region, archOf(o), o.GPUs > 0}); !seen[k] {
+				seen[k] = true
+				images = append(images, k)
+			}
+			if g.Count <= 0 {
 				continue
 			}
-			seen[k] = true
-			if _, err := p.image(ctx, k.region, k.arch, k.gpu); err != nil {
-				return err
+			code, _ := quotaOf(o.InstanceType, o.Capacity)
+			if k := (quotaKey{o.Region, code}); !known[k] {
+				known[k] = true
+				keys = append(keys, k)
+				if !slices.Contains(regions, o.Region) {
+					regions = append(regions, o.Region)
+				}
 			}
 		}
+	}
+	type limit struct {
+		value float64
+		known bool
+		err   error
+	}
+	limitOf := make([]limit, len(keys))
+	usageOf := make([]map[string]float64, len(regions))
+	usageErr := make([]error, len(regions))
+	calls := len(images) + len(keys) + len(regions)
+	err := provider.Parallel(calls, preflightCalls, func(i int) error {
+		switch {
+		case i < len(images):
+			k := images[i]
+			_, err := p.image(ctx, k.region, k.arch, k.gpu)
+			return err
+		case i < len(images)+len(keys):
+			j := i - len(images)
+			l := &limitOf[j]
+			l.value, l.known, l.err = p.quotaLimit(ctx, keys[j])
+		default:
+			j := i - len(images) - len(keys)
+			usageOf[j], usageErr[j] = p.quotaUsage(ctx, regions[j])
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 
 	free := map[quotaKey]float64{}
 	limits := map[quotaKey]float64{}
 	used := map[quotaKey]float64{}
-	usage := map[string]map[string]float64{} // region -> quota code -> vCPUs
 	load := func(k quotaKey) error {
 		if _, ok := free[k]; ok {
 			return nil
 		}
-		limit, known, err := p.quotaLimit(ctx, k)
-		if err != nil {
-			return err
+		l := limitOf[slices.Index(keys, k)]
+		if l.err != nil {
+			return l.err
 		}
-		if !known {
+		if !l.known {
 			free[k] = math.Inf(1)
 			return nil
 		}
-		if _, ok := usage[k.region]; !ok {
-			u, err := p.quotaUsage(ctx, k.region)
-			if err != nil {
-				return err
-			}
-			usage[k.region] = u
+		r := slices.Index(regions, k.region)
+		if usageErr[r] != nil {
+			return usageErr[r]
 		}
-		u := usage[k.region][k.code]
-		limits[k], used[k], free[k] = limit, u, limit-u
+		u := usageOf[r][k.code]
+		limits[k], used[k], free[k] = l.value, u, l.value-u
 		return nil
 	}
 	for i, g := range req.Groups {

@@ -16,7 +16,7 @@ import (
 const MaxTerminateBatch = 1000
 
 // Terminate implements provider.Provider: TerminateInstances per region in
-// batches of at most 1000 IDs. EC2 rejects a whole batch if one ID no
+// batches of at most 1000 IDs, a few at once. EC2 rejects a whole batch if one ID no
 // longer exists; then the batch's IDs that still exist are looked up and
 // terminated, so already-gone machines are not an error.
 func (p *Provider) Terminate(ctx context.Context, ms []provider.Machine) error {
@@ -36,22 +36,36 @@ func (p *Provider) Terminate(ctx context.Context, ms []provider.Machine) error {
 		}
 		byRegion[r] = append(byRegion[r], m.ID)
 	}
+	// Batches go side by side, within and across regions; the region's
+	// terminate bucket paces them.
+	type batch struct {
+		region string
+		ids    []string
+	}
+	var batches []batch
 	for _, region := range order {
-		c, err := p.ec2Client(ctx, region)
-		if err != nil {
-			return err
-		}
 		ids := byRegion[region]
 		for len(ids) > 0 {
 			n := min(len(ids), MaxTerminateBatch)
-			if err := p.terminateBatch(ctx, c, region, ids[:n]); err != nil {
-				return fmt.Errorf("%s: %w", region, err)
-			}
+			batches = append(batches, batch{region, ids[:n]})
 			ids = ids[n:]
 		}
 	}
-	return nil
+	return provider.Parallel(len(batches), terminateInFlight, func(i int) error {
+		b := batches[i]
+		c, err := p.ec2Client(ctx, b.region)
+		if err != nil {
+			return err
+		}
+		if err := p.terminateBatch(ctx, c, b.region, b.ids); err != nil {
+			return fmt.Errorf("%s: %w", b.region, err)
+		}
+		return nil
+	})
 }
+
+// terminateInFlight bounds the TerminateInstances calls made at once.
+const terminateInFlight = 4
 
 func (p *Provider) terminateBatch(ctx context.Context, c *ec2.Client, region string, ids []string) error {
 	if err := p.regionLimiters(region).wait(ctx, FamilyTerminateResource, len(ids)); err != nil {
