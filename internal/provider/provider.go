@@ -158,6 +158,16 @@ type Preparer interface {
 	Cleanup(ctx context.Context, cluster string, regions []string) error
 }
 
+// ClusterRemover is implemented by providers that can remove a cluster's
+// machines and shared resources in one operation (Azure: deleting the
+// cluster's resource groups). Down then calls RemoveCluster instead of
+// Terminate, waiting and Cleanup. It returns once everything of the
+// cluster in the regions (all regions when none) is gone, and is
+// idempotent.
+type ClusterRemover interface {
+	RemoveCluster(ctx context.Context, cluster string, regions []string) error
+}
+
 // PrepareRequest describes the cluster Prepare sets up.
 type PrepareRequest struct {
 	Cluster string

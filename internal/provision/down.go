@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/burstdev/burst/internal/progress"
 	"github.com/burstdev/burst/internal/provider"
@@ -10,7 +11,9 @@ import (
 )
 
 // Down terminates every machine of the cluster on the providers, waits
-// until they are gone, and removes the cluster's shared resources.
+// until they are gone, and removes the cluster's shared resources. A
+// provider that can remove a whole cluster in one operation
+// (provider.ClusterRemover) does that instead.
 func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (*Result, error) {
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
@@ -18,21 +21,90 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 	if err != nil {
 		return res, err
 	}
+	// Providers that remove a whole cluster in one operation do so, beside
+	// the terminate, wait and clean-up of the others.
+	var removers []string
+	var rest []string
+	for _, name := range providers {
+		p, err := e.Provider(ctx, name)
+		if err != nil {
+			return res, err
+		}
+		if _, ok := p.(provider.ClusterRemover); ok {
+			removers = append(removers, name)
+		} else {
+			rest = append(rest, name)
+		}
+	}
 	var targets []provider.Machine
+	removed := map[string][]provider.Machine{}
 	for _, m := range obs.all {
-		if m.State != provider.Terminated {
+		if m.State == provider.Terminated {
+			continue
+		}
+		if slices.Contains(removers, m.Provider) {
+			removed[m.Provider] = append(removed[m.Provider], m)
+		} else {
 			targets = append(targets, m)
 		}
 	}
-	if err := e.terminate(ctx, cluster, targets, "down"); err != nil {
-		return res, err
+	removeErr := make(chan error, 1)
+	go func() { removeErr <- e.removeClusters(ctx, cluster, removers, removed) }()
+	restErr := e.downRest(ctx, cluster, rest, targets)
+	if restErr == nil {
+		res.Terminated += len(targets)
 	}
-	res.Terminated = len(targets)
+	err = <-removeErr
+	if err == nil {
+		for _, ms := range removed {
+			res.Terminated += len(ms)
+		}
+	}
+	if restErr != nil {
+		return res, restErr
+	}
+	return res, err
+}
+
+// removeClusters removes the cluster from each provider that can in one
+// operation, side by side; the first failure, in provider order, is the
+// answer.
+func (e *Engine) removeClusters(ctx context.Context, cluster string, names []string, machines map[string][]provider.Machine) error {
+	return provider.Parallel(len(names), 0, func(i int) error {
+		name := names[i]
+		p, err := e.Provider(ctx, name)
+		if err != nil {
+			return err
+		}
+		ms := machines[name]
+		ids := make([]string, len(ms))
+		for j, m := range ms {
+			ids[j] = m.ID
+		}
+		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(ms), IDs: ids,
+			Message: fmt.Sprintf("removing cluster %s from %s (%s)", cluster, name, plural(len(ms), "machine"))})
+		rm := p.(provider.ClusterRemover)
+		if err := e.retry(ctx, cluster, "removing the cluster from "+name, func() error { return rm.RemoveCluster(ctx, cluster, nil) }); err != nil {
+			return fmt.Errorf("%s: removing the cluster: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// downRest terminates the machines of providers that cannot remove a
+// cluster in one operation, waits until they are gone, and cleans up.
+func (e *Engine) downRest(ctx context.Context, cluster string, providers []string, targets []provider.Machine) error {
+	if len(providers) == 0 {
+		return nil
+	}
+	if err := e.terminate(ctx, cluster, targets, "down"); err != nil {
+		return err
+	}
 	deadline := e.Now().Add(e.WaitTimeout)
 	for len(targets) > 0 {
-		obs, err = e.observe(ctx, cluster, providers)
+		obs, err := e.observe(ctx, cluster, providers)
 		if err != nil {
-			return res, err
+			return err
 		}
 		left := 0
 		for _, m := range obs.all {
@@ -45,24 +117,24 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 			break
 		}
 		if e.Now().After(deadline) {
-			return res, fmt.Errorf("%d machines still shutting down after %s; run burst down again", left, e.WaitTimeout)
+			return fmt.Errorf("%d machines still shutting down after %s; run burst down again", left, e.WaitTimeout)
 		}
 		if err := e.Sleep(ctx, e.PollInterval); err != nil {
-			return res, err
+			return err
 		}
 	}
 	for _, name := range providers {
 		p, err := e.Provider(ctx, name)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if pr, ok := p.(provider.Preparer); ok {
 			if err := e.retry(ctx, cluster, "removing the cluster's network on "+name, func() error { return pr.Cleanup(ctx, cluster, nil) }); err != nil {
-				return res, fmt.Errorf("%s: removing the cluster's network and keys: %w", name, err)
+				return fmt.Errorf("%s: removing the cluster's network and keys: %w", name, err)
 			}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // Status observes the cluster.

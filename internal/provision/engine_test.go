@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -659,5 +660,50 @@ func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
 	// the result is that last one.
 	if n := h.fake.CallCount("Machines"); n != 2 || len(res.Machines) != 4 {
 		t.Fatalf("%d listings, %d machines in the result", n, len(res.Machines))
+	}
+}
+
+// removerFake removes a whole cluster in one call, as Azure does by
+// deleting the cluster's resource groups.
+type removerFake struct {
+	*fake.Provider
+	removes atomic.Int32
+	fail    error
+}
+
+func (p *removerFake) RemoveCluster(ctx context.Context, cluster string, regions []string) error {
+	p.removes.Add(1)
+	if p.fail != nil {
+		return p.fail
+	}
+	if err := p.Terminate(ctx, p.Live(cluster, "")); err != nil {
+		return err
+	}
+	return p.Cleanup(ctx, cluster, regions)
+}
+
+func TestDownRemovesAClusterInOneOperation(t *testing.T) {
+	h := newHarness(t)
+	rf := &removerFake{Provider: h.fake}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return rf, nil }
+	mustUp(t, h, cluster(3))
+	lists := h.fake.CallCount("Machines")
+	res, err := h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rf.removes.Load() != 1 || res.Terminated != 4 || len(h.fake.Live("test", "")) != 0 || h.fake.Prepared("test") {
+		t.Fatalf("down: %d removes, terminated %d, live %d, prepared %v", rf.removes.Load(), res.Terminated, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
+	}
+	// One listing to say what goes; no waiting loop of its own.
+	if n := h.fake.CallCount("Machines") - lists; n != 1 {
+		t.Fatalf("down listed %d times", n)
+	}
+
+	mustUp(t, h, cluster(1))
+	rf.fail = &provider.Error{Kind: provider.ErrAuth, Code: "AuthorizationFailed"}
+	res, err = h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if !errors.Is(err, provider.ErrAuth) || res.Terminated != 0 || len(h.fake.Live("test", "")) != 2 {
+		t.Fatalf("failed removal: %v, terminated %d, live %d", err, res.Terminated, len(h.fake.Live("test", "")))
 	}
 }
