@@ -149,3 +149,79 @@ func TestPreflightErrorOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestPrepareAndCleanupSideBySide: networks.get, the two rules and the
+// delete of the unused IPv6 client rule are in flight together, and so are
+// Cleanup's three deletes.
+func TestPrepareAndCleanupSideBySide(t *testing.T) {
+	e := newSim(t)
+	first := &probe{want: 4, match: func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/global/networks/") ||
+			r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/global/firewalls/") ||
+			r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/global/firewalls/")
+	}}
+	p := probed(t, e, first)
+	req := provider.PrepareRequest{Cluster: "par", Tags: map[string]string{provider.TagCluster: "par"}}
+	if err := p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if got := first.max(); got != 4 {
+		t.Errorf("Prepare had at most %d of networks.get, 2 rule reads and 1 delete in flight, want 4", got)
+	}
+	for _, name := range []string{"burst-par-internal", "burst-par-client"} {
+		if _, ok := e.srv.Firewall(name); !ok {
+			t.Errorf("no rule %s", name)
+		}
+	}
+	deletes := &probe{want: 3, match: func(r *http.Request) bool {
+		return r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/global/firewalls/")
+	}}
+	if err := probed(t, e, deletes).Cleanup(ctxT(t), "par", nil); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if got := deletes.max(); got != 3 {
+		t.Errorf("Cleanup had at most %d deletes in flight, want 3", got)
+	}
+	if leaks := e.model.Leaks(provider.TagCluster); len(leaks) != 0 {
+		t.Errorf("left %v", leaks)
+	}
+}
+
+// TestPrepareMissingNetworkSaysSo: with networks.get beside the rules, a
+// missing network is still the error reported (not the rules' failed
+// inserts), and no rule exists.
+func TestPrepareMissingNetworkSaysSo(t *testing.T) {
+	e := newSim(t, func(_ *cloudsim.Config, o *Options) { o.Network = "vpc-that-is-not" })
+	err := e.p.Prepare(ctxT(t), provider.PrepareRequest{Cluster: "nonet", Tags: map[string]string{}})
+	if !errors.Is(err, provider.ErrInvalid) || !strings.Contains(err.Error(), `VPC network "vpc-that-is-not" does not exist`) {
+		t.Fatalf("Prepare on a missing network: %v", err)
+	}
+	if rules := e.model.Resources("firewall", nil); len(rules) != 0 {
+		t.Errorf("rules on a missing network: %v", rules)
+	}
+}
+
+// TestCleanupGoesOnPastARefusal: a rule that cannot be deleted does not
+// stop the others; the error names it. (Which of the three deletes the
+// fault hits depends on which reaches the simulator first.)
+func TestCleanupGoesOnPastARefusal(t *testing.T) {
+	e := newSim(t)
+	req := provider.PrepareRequest{Cluster: "cj", Tags: map[string]string{provider.TagCluster: "cj"}}
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatal(err)
+	}
+	e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.firewalls.delete", Kind: cloudsim.KindAuth, Times: 1})
+	err := e.p.Cleanup(ctxT(t), "cj", nil)
+	if !errors.Is(err, provider.ErrAuth) || strings.Count(err.Error(), "firewall rule burst-cj-") != 1 {
+		t.Fatalf("Cleanup with one refused delete: %v", err)
+	}
+	if n := len(e.model.Resources("firewall", nil)); n > 1 {
+		t.Errorf("%d rules left, want at most the one refused", n)
+	}
+	if err := e.p.Cleanup(ctxT(t), "cj", nil); err != nil {
+		t.Fatalf("Cleanup again: %v", err)
+	}
+	if leaks := e.model.Leaks(provider.TagCluster); len(leaks) != 0 {
+		t.Errorf("left %v", leaks)
+	}
+}
