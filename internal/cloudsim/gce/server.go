@@ -74,6 +74,11 @@ type Server struct {
 	networks  map[string]bool
 	bulkLive  int // bulk inserts being handled or running
 	seq       uint64
+	// nextDeadline is the earliest maxRunDuration/terminationTime deadline
+	// of a machine not yet past it (zero: none), valid while
+	// deadlinesKnown; sweep skips the machines until then.
+	nextDeadline   time.Time
+	deadlinesKnown bool
 
 	mux *http.ServeMux
 	hs  *httptest.Server
