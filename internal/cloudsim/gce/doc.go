@@ -31,6 +31,10 @@
 //   - machineTypes and acceleratorTypes aggregatedList, images.getFromFamily,
 //     networks.get, firewalls insert/get/patch/delete/list;
 //   - region, zone and global operations get and wait;
+//   - the batch endpoint (POST /batch/compute/v1, multipart/mixed, at most
+//     1000 calls): each call is served, logged, fault-matched and
+//     throttled as a direct call, answers come back in order, and the
+//     batch costs one latency (batch.go);
 //   - the Cloud Billing Catalog's services.skus.list for Compute Engine.
 //
 // Every request is logged in the model under its GCE method ID

@@ -434,3 +434,39 @@ func TestMaskParse(t *testing.T) {
 		t.Fatalf("parsed %s, want %s", got, want)
 	}
 }
+
+// TestDeadlinesAfterSkippedSweeps: sweeps skip the machines until the
+// earliest deadline they saw, and a later launch with an earlier deadline
+// is still enforced on time.
+func TestDeadlinesAfterSkippedSweeps(t *testing.T) {
+	e := newEnv(t, Options{})
+	run := func(secs int64) *computepb.Scheduling {
+		return &computepb.Scheduling{ProvisioningModel: proto.String("SPOT"), InstanceTerminationAction: proto.String("DELETE"), MaxRunDuration: &computepb.Duration{Seconds: proto.Int64(secs)}}
+	}
+	live := func() int {
+		n := 0
+		for _, in := range e.m.Instances(nil) {
+			if in.State == cloudsim.Running || in.State == cloudsim.Pending {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := e.bulk(t, "us-central1", "", body(2, 2, "e2-standard-2", run(3600))); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := e.bulk(t, "us-central1", "", body(1, 1, "e2-standard-2", run(120))); err != nil { // sweeps, then launches
+		t.Fatal(err)
+	}
+	e.clock.Advance(3 * time.Minute)
+	e.s.sweep()
+	if n := live(); n != 2 {
+		t.Fatalf("%d machines live 4 minutes in, want the 2 with an hour", n)
+	}
+	e.clock.Advance(time.Hour)
+	e.s.sweep()
+	if n := live(); n != 0 {
+		t.Fatalf("%d machines live after their hour", n)
+	}
+}

@@ -538,6 +538,7 @@ func (s *Server) launchZone(p *bulkPlan, zone string, n int, uses []cloudsim.Quo
 	if p.requestID != "" {
 		token = p.requestID + "/" + zone + "/" + key
 	}
+	s.deadlinesKnown = false // new machines may carry deadlines
 	ins, err := s.m.Launch(cloudsim.LaunchSpec{
 		Region: p.region, Zone: zone, Type: p.t.name, Capacity: p.capacity, Count: n, MinCount: n,
 		Tags: p.props.GetLabels(), UserData: p.startup, Attrs: p.attrs, Quotas: uses, PublicIP: p.publicIP,
@@ -834,7 +835,9 @@ func (s *Server) deleteInstance(r *http.Request) (proto.Message, *apiError) {
 
 // sweep applies what the clock has made happen: operations that ended,
 // and machines past their maxRunDuration or terminationTime, which GCE
-// deletes or stops by their instanceTerminationAction.
+// deletes or stops by their instanceTerminationAction. The machines are
+// looked at only once the earliest deadline seen has come (or new machines
+// were made since), so a burst of calls does not copy every machine each.
 func (s *Server) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -844,7 +847,11 @@ func (s *Server) sweep() {
 			s.advanceOp(o)
 		}
 	}
+	if s.deadlinesKnown && (s.nextDeadline.IsZero() || now.Before(s.nextDeadline)) {
+		return
+	}
 	var del, stop []string
+	var next time.Time
 	for _, in := range s.m.Instances(func(in *cloudsim.Instance) bool {
 		return (in.State == cloudsim.Running || in.State == cloudsim.Pending) && (in.Attrs[AttrMaxRunDuration] != "" || in.Attrs[AttrTerminationTime] != "")
 	}) {
@@ -855,7 +862,13 @@ func (s *Server) sweep() {
 		if at, err := time.Parse(time.RFC3339, in.Attrs[AttrTerminationTime]); err == nil && (deadline.IsZero() || at.Before(deadline)) {
 			deadline = at
 		}
-		if deadline.IsZero() || now.Before(deadline) {
+		if deadline.IsZero() {
+			continue
+		}
+		if now.Before(deadline) {
+			if next.IsZero() || deadline.Before(next) {
+				next = deadline
+			}
 			continue
 		}
 		if in.Attrs[AttrTerminationAction] == "DELETE" {
@@ -864,6 +877,9 @@ func (s *Server) sweep() {
 			stop = append(stop, in.ID)
 		}
 	}
+	// Machines only leave the candidates from here on (deleted, stopped,
+	// preempted) until new ones are made, so next is early or exact.
+	s.nextDeadline, s.deadlinesKnown = next, true
 	if len(del) > 0 {
 		s.m.Terminate(del, "max-run-duration")
 	}

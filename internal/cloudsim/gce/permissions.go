@@ -36,6 +36,9 @@ var permissions = map[string][]string{
 	"compute.firewalls.get":                   {"compute.firewalls.get"},
 	"compute.firewalls.patch":                 {"compute.firewalls.update", "compute.networks.updatePolicy"},
 	"compute.firewalls.delete":                {"compute.firewalls.delete", "compute.networks.updatePolicy"},
+	// A batch request needs no permission of its own; each call in it
+	// is checked (and logged) as itself.
+	BatchAction: {},
 	// The Cloud Billing Catalog is readable by any authenticated caller.
 	"cloudbilling.services.skus.list": {},
 }

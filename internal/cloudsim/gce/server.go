@@ -74,6 +74,11 @@ type Server struct {
 	networks  map[string]bool
 	bulkLive  int // bulk inserts being handled or running
 	seq       uint64
+	// nextDeadline is the earliest maxRunDuration/terminationTime deadline
+	// of a machine not yet past it (zero: none), valid while
+	// deadlinesKnown; sweep skips the machines until then.
+	nextDeadline   time.Time
+	deadlinesKnown bool
 
 	mux *http.ServeMux
 	hs  *httptest.Server
@@ -232,7 +237,9 @@ type handler func(r *http.Request) (proto.Message, *apiError)
 
 // method wraps a handler with what every GCE call does: log the request
 // under its method ID, wait the latency, answer an injected fault, check
-// the project and the rate limit, and enforce run-duration deadlines.
+// the project and the rate limit, and enforce run-duration deadlines. A
+// call inside a batch (batch.go) does the same, once its batch request is
+// admitted.
 func (s *Server) method(action string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		region := r.PathValue("region")
@@ -240,6 +247,9 @@ func (s *Server) method(action string, h handler) http.HandlerFunc {
 			region, _ = s.m.RegionOfZone(z)
 		}
 		call := s.m.Begin(Service, action, region)
+		if !admitted(r) {
+			return // its batch failed before its calls ran: not logged, no effect
+		}
 		status, code := http.StatusOK, ""
 		defer func() { call.End(status, code) }()
 		fail := func(e *apiError) {
@@ -320,6 +330,8 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET "+p+"/global/firewalls/{name}", s.method("compute.firewalls.get", s.getFirewall))
 	mux.HandleFunc("PATCH "+p+"/global/firewalls/{name}", s.method("compute.firewalls.patch", s.patchFirewall))
 	mux.HandleFunc("DELETE "+p+"/global/firewalls/{name}", s.method("compute.firewalls.delete", s.deleteFirewall))
+	// Batches of calls (batch.go).
+	mux.HandleFunc("POST "+BatchPath, s.batch)
 	// Cloud Billing Catalog.
 	mux.HandleFunc("GET /v1/services/{service}/skus", s.billing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -106,11 +106,12 @@ func benchScale(b *testing.B, workers int) {
 	b.Logf("      lower bound: GCE limits %.2fs (%d calls within the 1500 burst), latency %.2fs (%d calls on the critical path)",
 		throttleBound(len(upCalls)), len(upCalls), criticalPath(upCalls, latency).Seconds(), int(criticalPath(upCalls, latency)/latency))
 	deletes := countOf(downCalls, "compute.instances.delete")
-	limiterBound := math.Max(0, float64(deletes-DefaultMutationsPerMinute/2)) / (DefaultMutationsPerMinute / 60.0)
-	latencyBound := time.Duration(math.Ceil(float64(deletes)/32)) * latency
+	burst := mutationBurst(DefaultMutationsPerMinute)
+	limiterBound := math.Max(0, float64(deletes-burst)) / (DefaultMutationsPerMinute / 60.0)
+	latencyBound := time.Duration(math.Ceil(float64(deletes)/(maxPerBatch*batchesInFlight))) * latency
 	b.Logf("down: %6.2fs wall, %4d calls, %s", dn.Seconds(), len(downCalls), byMethod(downCalls))
-	b.Logf("      lower bound: GCE limits %.2fs, burst's write limiter %.2fs (%d deletes, burst 750, 25/s), latency %.2fs (32 deletes in flight)",
-		throttleBound(len(downCalls)), limiterBound, deletes, latencyBound.Seconds())
+	b.Logf("      lower bound: GCE limits %.2fs, burst's write limiter %.2fs (%d deletes, burst %d, 25/s), latency %.2fs (%d batches of %d in flight)",
+		throttleBound(len(downCalls)-countOf(downCalls, gce.BatchAction)), limiterBound, deletes, burst, latencyBound.Seconds(), batchesInFlight, maxPerBatch)
 	throttled := 0
 	for _, r := range append(upCalls, downCalls...) {
 		if r.Code == "rateLimitExceeded" {

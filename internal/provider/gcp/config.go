@@ -46,13 +46,12 @@ type Options struct {
 	ARMImage       string
 	GPUImage       string
 	NoPublicIP     bool
-	// MutationsPerMinute sizes the client-side write limiter.
+	// MutationsPerMinute sizes the client-side write limiter: that many
+	// a minute, 90% of them at once.
 	MutationsPerMinute int
 	// Retries is how many times a throttled or transiently failed call is
 	// repeated before it fails (default 6).
 	Retries int
-	// DeleteWorkers is how many deletes run at once (default 32).
-	DeleteWorkers int
 	// HTTPClient is used for the APIs when an Endpoint is set, and to
 	// detect the caller's address; nil means a default client.
 	HTTPClient *http.Client
@@ -83,9 +82,6 @@ func (o *Options) defaults() {
 	}
 	if o.Retries <= 0 {
 		o.Retries = 6
-	}
-	if o.DeleteWorkers <= 0 {
-		o.DeleteWorkers = 32
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -15,9 +15,10 @@
 //
 // Machines is one paginated instances.aggregatedList filtered by the
 // cluster label. Terminate is instances.delete per machine (GCE has no
-// bulk delete) under a client-side limiter sized to the per-minute write
-// quota; stopped machines (GCE's TERMINATED, left by a guest shutdown) are
-// deleted too. Prepare and Cleanup manage a cluster's firewall rules on
+// bulk delete), sent as calls of Google's batch requests (up to 1000 a
+// request; a lone machine as a plain call) under a client-side limiter
+// sized to the per-minute write quota that takes a token per call; stopped
+// machines (GCE's TERMINATED, left by a guest shutdown) are deleted too. Prepare and Cleanup manage a cluster's firewall rules on
 // its network tag (internal, and client rules per address family); the
 // Collector side (Resources, DeleteResources) finds burst's rules for
 // `burst gc` by name and description, since rules carry no labels.

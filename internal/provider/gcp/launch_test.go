@@ -456,21 +456,22 @@ func TestMaxRunDurationDeletesOnTime(t *testing.T) {
 
 func TestTerminateUnderLimiter(t *testing.T) {
 	e := newSim(t, func(_ *cloudsim.Config, o *Options) { o.MutationsPerMinute = 60 })
-	res, err := e.p.Launch(ctxT(t), launchRequest("limited", 40, offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)))
-	if err != nil || len(res.Machines) != 40 {
+	res, err := e.p.Launch(ctxT(t), launchRequest("limited", 70, offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)))
+	if err != nil || len(res.Machines) != 70 {
 		t.Fatalf("Launch = %d, %v", len(res.Machines), err)
 	}
 	start := e.clock.Now()
 	if err := e.p.Terminate(ctxT(t), res.Machines); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
-	// The bulkInsert took one token and the burst is half a minute's
-	// quota (30), so the last 11 deletes wait for tokens at 1/s.
-	if waited := e.clock.Now().Sub(start); waited < 10*time.Second {
-		t.Errorf("40 deletes at 60/min waited only %s", waited)
+	// The burst is 90% of a minute's quota (54), which also caps a batch:
+	// the 70 deletes go as two batches of 35. The bulkInsert took one
+	// token, so the second batch waits for 17 more at 1/s.
+	if waited := e.clock.Now().Sub(start); waited < 15*time.Second || waited > 25*time.Second {
+		t.Errorf("70 deletes at 60/min (burst 54) waited %s, want about 17s", waited)
 	}
-	if n := e.model.Count("compute.instances.delete"); n != 40 {
-		t.Errorf("%d deletes, want 40", n)
+	if n, b := e.model.Count("compute.instances.delete"), e.model.Count(gce.BatchAction); n != 70 || b != 2 {
+		t.Errorf("%d deletes in %d batches, want 70 in 2", n, b)
 	}
 	if ms := e.machines(t, "limited"); len(ms) != 0 {
 		t.Errorf("%d machines left", len(ms))

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/google/uuid"
@@ -37,22 +38,28 @@ import (
 // are left alone, or patched if the caller's address changed; a client
 // rule of an address family the caller no longer uses is deleted, so an
 // old address keeps no access.
+//
+// The calls are independent and run side by side: networks.get beside the
+// address detection and the rules, and each rule (and the obsolete rule's
+// delete) beside the others. No rule is written before the caller's
+// address is known. The error returned is the first in the serial order:
+// a missing network (with its clear ErrInvalid, though the rules' inserts
+// fail too then), the address, then the rules in order, then the delete.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(ctx); err != nil {
 		return err
 	}
-	if err := p.do(ctx, "networks.get", func(ctx context.Context) error {
-		_, err := p.c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: p.project, Network: p.opts.Network}, noRetry)
-		return err
-	}); err != nil {
-		if errors.Is(err, provider.ErrNotFound) {
-			return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "networks.get",
-				Msg: fmt.Sprintf("VPC network %q does not exist in project %s; set gcp.network", p.opts.Network, p.project), Err: err}
-		}
-		return err
-	}
+	var (
+		wg     sync.WaitGroup
+		netErr error
+	)
+	wg.Go(func() { netErr = p.checkNetwork(ctx) })
 	cidrs, err := p.callerCIDRs(ctx)
 	if err != nil {
+		wg.Wait()
+		if netErr != nil {
+			return netErr
+		}
 		return err
 	}
 	v4, v6 := splitFamilies(cidrs)
@@ -82,12 +89,35 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 				Ports: []string{"22", fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)}}},
 		})
 	}
-	for _, fw := range rules {
-		if err := p.ensureFirewall(ctx, fw); err != nil {
+	ruleErrs := make([]error, len(rules))
+	for i, fw := range rules {
+		wg.Go(func() { ruleErrs[i] = p.ensureFirewall(ctx, fw) })
+	}
+	var delErr error
+	wg.Go(func() { delErr = p.deleteRules(ctx, unused) })
+	wg.Wait()
+	if netErr != nil {
+		return netErr
+	}
+	for _, err := range ruleErrs {
+		if err != nil {
 			return err
 		}
 	}
-	return p.deleteRules(ctx, unused)
+	return delErr
+}
+
+// checkNetwork makes sure the configured VPC network exists.
+func (p *Provider) checkNetwork(ctx context.Context) error {
+	err := p.do(ctx, "networks.get", func(ctx context.Context) error {
+		_, err := p.c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: p.project, Network: p.opts.Network}, noRetry)
+		return err
+	})
+	if errors.Is(err, provider.ErrNotFound) {
+		return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "networks.get",
+			Msg: fmt.Sprintf("VPC network %q does not exist in project %s; set gcp.network", p.opts.Network, p.project), Err: err}
+	}
+	return err
 }
 
 // splitFamilies separates IPv4 from IPv6 ranges.
@@ -158,9 +188,9 @@ func (p *Provider) finishGlobal(ctx context.Context, name string, op *computepb.
 }
 
 // Cleanup implements provider.Preparer: it deletes the cluster's firewall
-// rules; rules already gone are fine, and a rule GCE calls not ready yet
-// is retried until ctx ends. Firewalls are global, so regions do not
-// matter.
+// rules, side by side; rules already gone are fine, and a rule GCE calls
+// not ready yet is retried until ctx ends. Firewalls are global, so
+// regions do not matter.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(ctx); err != nil {
 		return err
@@ -168,14 +198,19 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 	return p.deleteRules(ctx, ruleNames(cluster))
 }
 
-// deleteRules deletes firewall rules by name; gone already is fine.
+// deleteRules deletes firewall rules by name, side by side; gone already
+// is fine. Errors come back in the order of names.
 func (p *Provider) deleteRules(ctx context.Context, names []string) error {
-	var errs []error
-	for _, name := range names {
-		if err := p.deleteFirewall(ctx, name); err != nil {
-			errs = append(errs, fmt.Errorf("firewall rule %s: %w", name, err))
-		}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			if err := p.deleteFirewall(ctx, name); err != nil {
+				errs[i] = fmt.Errorf("firewall rule %s: %w", name, err)
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

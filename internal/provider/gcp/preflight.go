@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 
@@ -22,14 +24,32 @@ import (
 // from regions.get, and CPUS_ALL_REGIONS and GPUS_ALL_REGIONS from
 // projects.get. A group no offering fits fails with ErrQuota naming the
 // quota of its first offering; nothing has been created.
+//
+// The reads it is sure to make go out side by side: every image lookup,
+// projects.get, and regions.get for the region of each group's first
+// offering. The checks then run in their original order over what came
+// back, so the error returned is the one a one-at-a-time preflight would
+// return (the first failing image, then the first failing group). The
+// regions of later offerings are read only when an earlier offering does
+// not fit, as before.
 func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest) error {
 	if err := p.init(ctx); err != nil {
 		return err
 	}
-	if err := p.checkImages(ctx, req.Groups); err != nil {
-		return err
+	images := p.imageFamilies(req.Groups)
+	imageErrs := make([]error, len(images))
+	q := &quotaView{p: p, regions: map[string]*quotaRead{}}
+	var wg sync.WaitGroup
+	for i, img := range images {
+		wg.Go(func() { imageErrs[i] = p.checkImage(ctx, img) })
 	}
-	q := &quotaView{p: p, regions: map[string]map[string]*computepb.Quota{}}
+	q.prefetch(ctx, &wg, firstRegions(req.Groups))
+	wg.Wait()
+	for _, err := range imageErrs {
+		if err != nil {
+			return err
+		}
+	}
 	for _, g := range req.Groups {
 		if g.Count <= 0 || len(g.Offerings) == 0 {
 			continue
@@ -59,8 +79,31 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 	return nil
 }
 
-// checkImages fetches each image family the groups would boot from.
-func (p *Provider) checkImages(ctx context.Context, groups []plan.Group) error {
+// firstRegions returns the region of each group's first offering of this
+// provider, in group order without repeats: the regions.get calls the
+// quota check makes whatever the quotas say.
+func firstRegions(groups []plan.Group) []string {
+	var out []string
+	for _, g := range groups {
+		if g.Count <= 0 {
+			continue
+		}
+		for _, o := range g.Offerings {
+			if o.Provider != Name {
+				continue
+			}
+			if !slices.Contains(out, o.Region) {
+				out = append(out, o.Region)
+			}
+			break
+		}
+	}
+	return out
+}
+
+// imageFamilies returns the image families the groups would boot from,
+// sorted; specific images are checked by the launch itself.
+func (p *Provider) imageFamilies(groups []plan.Group) []string {
 	need := map[string]bool{}
 	for _, g := range groups {
 		for _, o := range g.Offerings {
@@ -78,24 +121,28 @@ func (p *Provider) checkImages(ctx context.Context, groups []plan.Group) error {
 			}
 		}
 	}
+	var out []string
 	for _, img := range sortedKeys(need) {
-		project, family, ok := imageFamily(img)
-		if !ok {
-			continue // a specific image, checked by the launch itself
-		}
-		err := p.do(ctx, "images.getFromFamily", func(ctx context.Context) error {
-			_, err := p.c.images.GetFromFamily(ctx, &computepb.GetFromFamilyImageRequest{Project: project, Family: family}, noRetry)
-			return err
-		})
-		if errors.Is(err, provider.ErrNotFound) {
-			return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "images.getFromFamily",
-				Msg: fmt.Sprintf("image family %s does not exist in project %s; set gcp.image, gcp.arm_image or gcp.gpu_image", family, project), Err: err}
-		}
-		if err != nil {
-			return err
+		if _, _, ok := imageFamily(img); ok {
+			out = append(out, img)
 		}
 	}
-	return nil
+	return out
+}
+
+// checkImage fetches an image family; a missing one is ErrInvalid naming
+// the configuration keys.
+func (p *Provider) checkImage(ctx context.Context, img string) error {
+	project, family, _ := imageFamily(img)
+	err := p.do(ctx, "images.getFromFamily", func(ctx context.Context) error {
+		_, err := p.c.images.GetFromFamily(ctx, &computepb.GetFromFamilyImageRequest{Project: project, Family: family}, noRetry)
+		return err
+	})
+	if errors.Is(err, provider.ErrNotFound) {
+		return &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "images.getFromFamily",
+			Msg: fmt.Sprintf("image family %s does not exist in project %s; set gcp.image, gcp.arm_image or gcp.gpu_image", family, project), Err: err}
+	}
+	return err
 }
 
 // imageFamily splits "projects/P/global/images/family/F".
@@ -107,11 +154,19 @@ func imageFamily(ref string) (project, family string, ok bool) {
 	return "", "", false
 }
 
-// quotaView caches regions.get and projects.get for one preflight.
+// quotaView caches regions.get and projects.get for one preflight, with
+// their errors: a read that failed is not repeated, and the check that
+// needs it returns its error.
 type quotaView struct {
 	p       *Provider
-	regions map[string]map[string]*computepb.Quota
-	global  map[string]*computepb.Quota
+	regions map[string]*quotaRead
+	global  *quotaRead
+}
+
+// quotaRead is one regions.get or projects.get and what it returned.
+type quotaRead struct {
+	quotas map[string]*computepb.Quota
+	err    error
 }
 
 func quotaMap(qs []*computepb.Quota) map[string]*computepb.Quota {
@@ -122,10 +177,43 @@ func quotaMap(qs []*computepb.Quota) map[string]*computepb.Quota {
 	return out
 }
 
-func (v *quotaView) region(ctx context.Context, r string) (map[string]*computepb.Quota, error) {
-	if q, ok := v.regions[r]; ok {
-		return q, nil
+// prefetch starts projects.get and regions.get for each region on wg.
+// The view must not be used until wg is done.
+func (v *quotaView) prefetch(ctx context.Context, wg *sync.WaitGroup, regions []string) {
+	if len(regions) == 0 {
+		return // no group to check: no quota to read
 	}
+	v.global = &quotaRead{}
+	wg.Go(func() { v.global.quotas, v.global.err = v.readProject(ctx) })
+	for _, r := range regions {
+		if _, ok := v.regions[r]; ok {
+			continue
+		}
+		read := &quotaRead{}
+		v.regions[r] = read
+		wg.Go(func() { read.quotas, read.err = v.readRegion(ctx, r) })
+	}
+}
+
+func (v *quotaView) region(ctx context.Context, r string) (map[string]*computepb.Quota, error) {
+	read, ok := v.regions[r]
+	if !ok {
+		read = &quotaRead{}
+		read.quotas, read.err = v.readRegion(ctx, r)
+		v.regions[r] = read
+	}
+	return read.quotas, read.err
+}
+
+func (v *quotaView) project(ctx context.Context) (map[string]*computepb.Quota, error) {
+	if v.global == nil {
+		v.global = &quotaRead{}
+		v.global.quotas, v.global.err = v.readProject(ctx)
+	}
+	return v.global.quotas, v.global.err
+}
+
+func (v *quotaView) readRegion(ctx context.Context, r string) (map[string]*computepb.Quota, error) {
 	var reg *computepb.Region
 	err := v.p.do(ctx, "regions.get", func(ctx context.Context) (err error) {
 		reg, err = v.p.c.regions.Get(ctx, &computepb.GetRegionRequest{Project: v.p.project, Region: r}, noRetry)
@@ -134,14 +222,10 @@ func (v *quotaView) region(ctx context.Context, r string) (map[string]*computepb
 	if err != nil {
 		return nil, err
 	}
-	v.regions[r] = quotaMap(reg.GetQuotas())
-	return v.regions[r], nil
+	return quotaMap(reg.GetQuotas()), nil
 }
 
-func (v *quotaView) project(ctx context.Context) (map[string]*computepb.Quota, error) {
-	if v.global != nil {
-		return v.global, nil
-	}
+func (v *quotaView) readProject(ctx context.Context) (map[string]*computepb.Quota, error) {
 	var pr *computepb.Project
 	err := v.p.do(ctx, "projects.get", func(ctx context.Context) (err error) {
 		pr, err = v.p.c.projects.Get(ctx, &computepb.GetProjectRequest{Project: v.p.project}, noRetry)
@@ -150,8 +234,7 @@ func (v *quotaView) project(ctx context.Context) (map[string]*computepb.Quota, e
 	if err != nil {
 		return nil, err
 	}
-	v.global = quotaMap(pr.GetQuotas())
-	return v.global, nil
+	return quotaMap(pr.GetQuotas()), nil
 }
 
 // need is one quota an offering uses.
