@@ -65,9 +65,13 @@ func attempts(offs []plan.Offering) []attempt {
 // is the count and GCE creates all or none.
 //
 // Idempotency: every bulkInsert carries a requestId derived from the token
-// and the attempt, and labels its machines with the token's hash. A
-// repeated Launch first lists the token's machines and returns them if
-// any exist, creating none.
+// and the attempt, and labels its machines with the token's hash and the
+// attempt. A repeated Launch makes the same calls with the same requestIds;
+// GCE answers each with the first call's operation (it keeps requestIds
+// for at least 60 minutes, and a token changes every 15: see
+// provision.launchKey), and the listing after each operation returns the
+// machines it made, so nothing is made twice. No listing is needed
+// before the first call.
 func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*provider.LaunchResult, error) {
 	res := &provider.LaunchResult{}
 	if req.Count <= 0 || len(req.Offerings) == 0 || req.Token == "" || req.Cluster == "" {
@@ -82,14 +86,6 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) (*pro
 		return res, err
 	}
 	tokenHash := shortHash(req.Token, 16)
-	existing, err := p.list(ctx, fmt.Sprintf(`(labels.%s = "%s") (labels.%s = "%s")`, provider.TagCluster, req.Cluster, labelToken, tokenHash))
-	if err != nil {
-		return res, err
-	}
-	if len(existing) > 0 {
-		res.Machines = existing
-		return res, nil
-	}
 	script, err := bootstrap.Render(req.Boot, bootstrap.Options{Target: bootstrap.GCP, WorkerName: req.Cluster + "-worker"})
 	if err != nil {
 		return res, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeProvider, Op: "bootstrap", Msg: err.Error(), Err: err}
