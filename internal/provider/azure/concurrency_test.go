@@ -1,0 +1,204 @@
+package azure_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/cloudsim"
+	"github.com/burstdev/burst/internal/plan"
+	"github.com/burstdev/burst/internal/provider"
+	"github.com/burstdev/burst/internal/provider/azure"
+	"github.com/burstdev/burst/pkg/spec"
+)
+
+// transport carries the provider's requests to the simulator and lets a
+// test hold requests at a barrier or fail them.
+type transport struct {
+	next *http.Client
+
+	mu       sync.Mutex
+	barriers []*barrier
+	fails    []failure
+}
+
+// failure answers the requests it matches with an ARM error.
+type failure struct {
+	match  func(*http.Request) bool
+	status int
+	code   string
+}
+
+// barrier holds each request it matches until n of them are in flight at
+// once, which only calls made concurrently can reach. A barrier that is
+// not reached in time lets its requests go on and records that it was
+// not.
+type barrier struct {
+	match  func(*http.Request) bool
+	n      int
+	mu     sync.Mutex
+	seen   int
+	open   chan struct{}
+	missed bool
+}
+
+func withTransport(tr *transport) envOption {
+	return func(_ *cloudsim.Config, o *azure.Options) {
+		tr.next = &http.Client{Timeout: 30 * time.Second}
+		o.Transport = tr
+	}
+}
+
+// Do implements policy.Transporter.
+func (tr *transport) Do(r *http.Request) (*http.Response, error) {
+	tr.mu.Lock()
+	bs, fs := tr.barriers, tr.fails
+	tr.mu.Unlock()
+	for _, f := range fs {
+		if f.match(r) {
+			body := fmt.Sprintf(`{"error":{"code":%q,"message":"injected for %s"}}`, f.code, r.URL.Path)
+			return &http.Response{StatusCode: f.status, Status: http.StatusText(f.status), Request: r, ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body))}, nil
+		}
+	}
+	for _, b := range bs {
+		if b.match(r) {
+			b.wait()
+		}
+	}
+	return tr.next.Do(r)
+}
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	b.seen++
+	if b.seen == b.n {
+		close(b.open)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.open:
+	case <-time.After(3 * time.Second):
+		b.mu.Lock()
+		b.missed = true
+		b.mu.Unlock()
+	}
+}
+
+// hold adds a barrier for n concurrent requests matching match.
+func (tr *transport) hold(n int, match func(*http.Request) bool) *barrier {
+	b := &barrier{match: match, n: n, open: make(chan struct{})}
+	tr.mu.Lock()
+	tr.barriers = append(tr.barriers, b)
+	tr.mu.Unlock()
+	return b
+}
+
+// fail answers requests matching match with an ARM error.
+func (tr *transport) fail(status int, code string, match func(*http.Request) bool) {
+	tr.mu.Lock()
+	tr.fails = append(tr.fails, failure{match: match, status: status, code: code})
+	tr.mu.Unlock()
+}
+
+func (tr *transport) reset() {
+	tr.mu.Lock()
+	tr.barriers, tr.fails = nil, nil
+	tr.mu.Unlock()
+}
+
+// reached reports whether the barrier's n requests were in flight
+// together.
+func (b *barrier) reached() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seen >= b.n && !b.missed
+}
+
+// req matches requests by method and a part of the path (and query).
+func req(method, part string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return r.Method == method && strings.Contains(strings.ToLower(r.URL.Path+"?"+r.URL.RawQuery), strings.ToLower(part))
+	}
+}
+
+func anyOf(ms ...func(*http.Request) bool) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		for _, m := range ms {
+			if m(r) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// TestPreflightConcurrent: a location's Resource SKUs and Usage calls run
+// at once, and when several fail the error is the one the checks meet
+// first (sizes before quotas, locations in the plan's order), as when they
+// ran one after another.
+func TestPreflightConcurrent(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	east := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	west := offer(t, "Standard_D2s_v5", "westus2", catalog.OnDemand)
+	pf := func(offs ...plan.Offering) error {
+		e.p, _ = azure.New(e.opts) // no cached sizes
+		return e.p.Preflight(ctx(t), provider.PreflightRequest{Cluster: "pf", Groups: []plan.Group{
+			group(spec.RoleHead, 1, catalog.OnDemand, offs...), group(spec.RoleWorker, 4, catalog.OnDemand, offs...)}})
+	}
+	skus := func(loc string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return strings.HasSuffix(r.URL.Path, "/skus") && strings.Contains(r.URL.Query().Get("$filter"), "'"+loc+"'")
+		}
+	}
+	usages := func(loc string) func(*http.Request) bool { return req(http.MethodGet, "/locations/"+loc+"/usages") }
+
+	b := tr.hold(4, anyOf(skus("eastus"), usages("eastus"), skus("westus2"), usages("westus2")))
+	if err := pf(east, west); err != nil {
+		t.Fatalf("Preflight: %v", err)
+	}
+	if !b.reached() {
+		t.Errorf("the SKU and usage calls of both locations were not in flight together")
+	}
+	if n := e.count("Microsoft.Compute/locations/usages/read"); n != 2 {
+		t.Errorf("%d usage calls, want one per location", n)
+	}
+	tr.reset()
+
+	check := func(want string, offs ...plan.Offering) {
+		t.Helper()
+		err := pf(offs...)
+		var pe *provider.Error
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want one saying %q", err, want)
+		}
+	}
+	// The sizes are read before the quotas.
+	tr.fail(http.StatusForbidden, "AuthorizationFailed", usages("eastus"))
+	tr.fail(http.StatusBadRequest, "InvalidSkuFilter", skus("eastus"))
+	check("InvalidSkuFilter", east)
+	// The first location's before the second's.
+	tr.reset()
+	tr.fail(http.StatusForbidden, "AuthorizationFailed", usages("eastus"))
+	tr.fail(http.StatusBadRequest, "InvalidSkuFilter", skus("westus2"))
+	check("AuthorizationFailed", east, west)
+	tr.reset()
+	tr.fail(http.StatusForbidden, "AuthorizationFailed", usages("westus2"))
+	tr.fail(http.StatusBadRequest, "InvalidSkuFilter", skus("eastus"))
+	check("InvalidSkuFilter", east, west)
+	// A failed lookup of a location the checks never reach (eastus fits)
+	// fails nothing.
+	tr.reset()
+	tr.fail(http.StatusForbidden, "AuthorizationFailed", usages("westus2"))
+	if err := pf(east, west); err != nil {
+		t.Errorf("eastus fits, westus2's usages fail: %v", err)
+	}
+}
