@@ -28,11 +28,11 @@ type transport struct {
 	fails    []failure
 }
 
-// failure answers the requests it matches with an ARM error.
+// failure answers the requests it matches with status and body.
 type failure struct {
 	match  func(*http.Request) bool
 	status int
-	code   string
+	body   string
 }
 
 // barrier holds each request it matches until n of them are in flight at
@@ -62,10 +62,9 @@ func (tr *transport) Do(r *http.Request) (*http.Response, error) {
 	tr.mu.Unlock()
 	for _, f := range fs {
 		if f.match(r) {
-			body := fmt.Sprintf(`{"error":{"code":%q,"message":"injected for %s"}}`, f.code, r.URL.Path)
 			return &http.Response{StatusCode: f.status, Status: http.StatusText(f.status), Request: r, ProtoMajor: 1, ProtoMinor: 1,
-				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
-				ContentLength: int64(len(body))}, nil
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(f.body)),
+				ContentLength: int64(len(f.body))}, nil
 		}
 	}
 	for _, b := range bs {
@@ -103,8 +102,13 @@ func (tr *transport) hold(n int, match func(*http.Request) bool) *barrier {
 
 // fail answers requests matching match with an ARM error.
 func (tr *transport) fail(status int, code string, match func(*http.Request) bool) {
+	tr.answer(status, fmt.Sprintf(`{"error":{"code":%q,"message":"injected"}}`, code), match)
+}
+
+// answer answers requests matching match with status and body.
+func (tr *transport) answer(status int, body string, match func(*http.Request) bool) {
 	tr.mu.Lock()
-	tr.fails = append(tr.fails, failure{match: match, status: status, code: code})
+	tr.fails = append(tr.fails, failure{match: match, status: status, body: body})
 	tr.mu.Unlock()
 }
 
@@ -200,5 +204,50 @@ func TestPreflightConcurrent(t *testing.T) {
 	tr.fail(http.StatusForbidden, "AuthorizationFailed", usages("westus2"))
 	if err := pf(east, west); err != nil {
 		t.Errorf("eastus fits, westus2's usages fail: %v", err)
+	}
+}
+
+// TestPrepareConcurrent: locations are prepared at once, and in each the
+// NSG -> virtual network chain runs beside the identity -> role assignment
+// chain. Neither the NSG nor the network is read back after its operation
+// (the status says it succeeded, and the NSG's ID is known by name); an
+// operation that fails still fails Prepare with its code.
+func TestPrepareConcurrent(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	groups := tr.hold(2, req(http.MethodPut, "/resourcegroups/burst-pc-"))
+	chains := tr.hold(4, anyOf(req(http.MethodPut, "/networksecuritygroups/"), req(http.MethodPut, "/userassignedidentities/")))
+	prepare(t, e, "pc", "eastus", "westus2")
+	if !groups.reached() {
+		t.Errorf("the two locations' groups were not written at once")
+	}
+	if !chains.reached() {
+		t.Errorf("the NSGs and identities of both locations were not written at once")
+	}
+	for _, a := range []string{"Microsoft.Network/networkSecurityGroups/read", "Microsoft.Network/virtualNetworks/read"} {
+		if n := e.count(a); n != 0 {
+			t.Errorf("%d calls of %s", n, a)
+		}
+	}
+	for _, a := range []string{"Microsoft.Network/networkSecurityGroups/write", "Microsoft.Network/virtualNetworks/write",
+		"Microsoft.Authorization/roleAssignments/write"} {
+		if n := e.count(a); n != 2 {
+			t.Errorf("%d calls of %s, want one per location", n, a)
+		}
+	}
+
+	// The NSG's operation fails: Prepare says so, and makes no network.
+	tr.reset()
+	e.p, _ = azure.New(e.opts)
+	tr.answer(http.StatusOK, `{"status":"Failed","error":{"code":"NetworkSecurityGroupNotReady","message":"injected"}}`,
+		req(http.MethodGet, "/providers/microsoft.network/locations/"))
+	e.model.ResetRequests()
+	err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "pf", Regions: []string{"eastus"},
+		Tags: map[string]string{provider.TagCluster: "pf", provider.TagOwner: "tester"}})
+	if err == nil || !strings.Contains(err.Error(), "NetworkSecurityGroupNotReady") || !strings.Contains(err.Error(), "NetworkSecurityGroups.CreateOrUpdate") {
+		t.Errorf("failed NSG operation: %v", err)
+	}
+	if n := e.count("Microsoft.Network/virtualNetworks/write"); n != 0 {
+		t.Errorf("a network was written after the NSG failed")
 	}
 }

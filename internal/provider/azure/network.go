@@ -42,7 +42,8 @@ const (
 // with its role on the group. Every step is a PUT by name, so Prepare is
 // idempotent; a process does it once per cluster and location (each run of
 // burst again, which also brings the NSG up to the caller's current
-// address). It also makes the cluster's SSH key.
+// address). It also makes the cluster's SSH key. Up to four locations are
+// prepared at once.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(); err != nil {
 		return err
@@ -50,12 +51,12 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	if _, err := p.publicKey(req.Cluster); err != nil {
 		return err
 	}
-	for _, loc := range dedupe(req.Regions) {
-		if err := p.ensureRegion(ctx, req.Cluster, loc, req.Tags); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Locations are independent of each other: they are prepared at once,
+	// and the error is the first location's, in the request's order.
+	locs := dedupe(req.Regions)
+	return parallel(len(locs), 4, func(i int) error {
+		return p.ensureRegion(ctx, req.Cluster, locs[i], req.Tags)
+	})
 }
 
 func dedupe(ss []string) []string {
@@ -121,15 +122,28 @@ func (p *Provider) ensureRegion(ctx context.Context, cluster, location string, t
 	return p.prepareRegion(ctx, cluster, location, tags)
 }
 
+// prepareRegion PUTs the group (while the caller's address is looked up,
+// which against Azure is a call to an echo service), then, at once, the
+// two chains that need the group and nothing of each other: NSG ->
+// virtual network (its subnet names the NSG) and identity -> role
+// assignment (it names the identity's principal).
 func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
 	rg := resourceGroup(cluster, location)
 	gt := p.groupTags(cluster, tags)
-	if _, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil); err != nil {
+	var (
+		cidrs   []string
+		cidrErr error
+		lookup  sync.WaitGroup
+	)
+	lookup.Add(1)
+	go func() { defer lookup.Done(); cidrs, cidrErr = p.callerCIDRs(ctx) }()
+	_, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil)
+	lookup.Wait()
+	if err != nil {
 		return classify("ResourceGroups.CreateOrUpdate", err)
 	}
-	cidrs, err := p.callerCIDRs(ctx)
-	if err != nil {
-		return err
+	if cidrErr != nil {
+		return cidrErr
 	}
 	var wg sync.WaitGroup
 	var netErr, idErr error
@@ -183,27 +197,32 @@ func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location str
 			rule("burst-dask", 110, fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)),
 		},
 	}}
-	np, err := p.c.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(cluster), nsg, nil)
+	// The virtual network waits for the NSG's operation to succeed (Azure
+	// refuses a subnet naming an NSG still being provisioned), but not for
+	// a GET of the NSG after it: its ID is known by name, and nothing else
+	// of it is needed (settle).
+	var first *http.Response
+	np, err := p.c.nsgs.BeginCreateOrUpdate(capture(ctx, &first), rg, nsgName(cluster), nsg, nil)
 	if err != nil {
 		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
 	}
-	nsgRes, err := wait(ctx, p, np)
-	if err != nil {
+	if err := settle(ctx, p, np, first); err != nil {
 		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
 	}
 	vnet := armnetwork.VirtualNetwork{Location: to.Ptr(location), Tags: tags, Properties: &armnetwork.VirtualNetworkPropertiesFormat{
 		AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: to.SliceOfPtrs(vnetPrefix)},
 		Subnets: []*armnetwork.Subnet{{Name: to.Ptr(subnetName), Properties: &armnetwork.SubnetPropertiesFormat{
 			AddressPrefix:         to.Ptr(subnetPrefix),
-			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: nsgRes.ID},
+			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: to.Ptr(p.nsgID(rg, cluster))},
 			DefaultOutboundAccess: to.Ptr(true),
 		}}},
 	}}
-	vp, err := p.c.vnets.BeginCreateOrUpdate(ctx, rg, vnetName(cluster), vnet, nil)
+	first = nil
+	vp, err := p.c.vnets.BeginCreateOrUpdate(capture(ctx, &first), rg, vnetName(cluster), vnet, nil)
 	if err != nil {
 		return classify("VirtualNetworks.CreateOrUpdate", err)
 	}
-	if _, err := wait(ctx, p, vp); err != nil {
+	if err := settle(ctx, p, vp, first); err != nil {
 		return classify("VirtualNetworks.CreateOrUpdate", err)
 	}
 	return nil
@@ -264,6 +283,10 @@ func (p *Provider) groupID(rg string) string {
 
 func (p *Provider) identityID(rg, cluster string) string {
 	return p.groupID(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + identityName(cluster)
+}
+
+func (p *Provider) nsgID(rg, cluster string) string {
+	return p.groupID(rg) + "/providers/Microsoft.Network/networkSecurityGroups/" + nsgName(cluster)
 }
 
 func (p *Provider) subnetID(rg, cluster string) string {

@@ -2,9 +2,11 @@ package azure
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -18,23 +20,93 @@ import (
 // second apart (many network and identity operations end in a second or
 // two) and back off to PollInterval.
 func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {
+	if err := pollDone(ctx, p, poller, nil); err != nil {
+		var zero T
+		return zero, err
+	}
+	return poller.Result(ctx)
+}
+
+// pollDone polls until the operation ends; seen, when given, sees each
+// poll's answer.
+func pollDone[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], seen func(*http.Response)) error {
 	d := min(p.opts.PollInterval, time.Second)
 	for !poller.Done() {
 		if err := p.opts.Sleep(ctx, d); err != nil {
-			var zero T
-			return zero, err
+			return err
 		}
 		d = min(2*d, p.opts.PollInterval)
 		resp, err := poller.Poll(ctx)
 		if err != nil {
-			var zero T
-			return zero, err
+			return err
+		}
+		if seen != nil {
+			seen(resp)
 		}
 		// The pipeline has read the body into memory for the poller;
 		// closing it releases nothing the poller still needs.
 		_ = resp.Body.Close()
 	}
-	return poller.Result(ctx)
+	return nil
+}
+
+// capture returns a context that keeps the response of the call made with
+// it in *first: an operation's first answer, for settle.
+func capture(ctx context.Context, first **http.Response) context.Context {
+	return policy.WithCaptureResponse(ctx, first)
+}
+
+// settle waits for a PUT or PATCH operation to end, like wait, and returns
+// only its error: it spares the GET of the resource that the SDK's Result
+// makes once an Azure-AsyncOperation has succeeded. burst needs nothing
+// from that GET where settle is used: the operation's status says whether
+// it succeeded (and, when it did not, carries the error, from which settle
+// builds the same *azcore.ResponseError Result would), and the resource,
+// as the PUT made it, came in the first answer (first, from capture). An
+// operation without Azure-AsyncOperation (a Location or body poller) goes
+// through wait; one whose state settle cannot read is left to Result.
+func settle[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], first *http.Response) error {
+	if first == nil || first.Header.Get("Azure-AsyncOperation") == "" {
+		_, err := wait(ctx, p, poller)
+		return err
+	}
+	// An operation that ended at its first answer says how in its
+	// provisioning state; else the last poll's status says.
+	state, failure := lroState(first, true)
+	err := pollDone(ctx, p, poller, func(resp *http.Response) { state, failure = lroState(resp, false) })
+	switch {
+	case err != nil:
+		return err
+	case state == "":
+		_, err := poller.Result(ctx)
+		return err
+	}
+	return failure
+}
+
+// lroState reads an operation's state from its first answer (the
+// resource's provisioning state) or from a poll (the status), and the
+// error it failed with.
+func lroState(resp *http.Response, first bool) (string, error) {
+	var r struct {
+		Status     string `json:"status"`
+		Properties struct {
+			ProvisioningState string `json:"provisioningState"`
+		} `json:"properties"`
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil || json.Unmarshal(body, &r) != nil {
+		return "", nil
+	}
+	state := r.Status
+	if first {
+		state = r.Properties.ProvisioningState
+	}
+	switch strings.ToLower(state) {
+	case "failed", "canceled", "cancelled":
+		return state, runtime.NewResponseError(resp)
+	}
+	return state, nil
 }
 
 // throttlePolicy retries requests ARM throttled (HTTP 429): it waits what
