@@ -251,3 +251,44 @@ func TestPrepareConcurrent(t *testing.T) {
 		t.Errorf("a network was written after the NSG failed")
 	}
 }
+
+// TestLaunchNoReadBack: a launch does not GET the scale set or the head VM
+// after its operation succeeds: the set's VMs are listed anyway, and the
+// head's PUT answered with the VM. The head Launch returns is the one
+// Machines then lists (addresses and power state aside).
+func TestLaunchNoReadBack(t *testing.T) {
+	e := newEnv(t)
+	prepare(t, e, "rb", "eastus")
+	e.model.ResetRequests()
+	hr := launch(t, e, head("rb", "rb-h-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	if n := e.count(vmRead); n != 1 {
+		t.Errorf("a head launch made %d VM reads, want 1 (the token's list)", n)
+	}
+	e.model.ResetRequests()
+	wr := launch(t, e, workers("rb", 3, "rb-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	if n, m := e.count("Microsoft.Compute/virtualMachineScaleSets/read"), e.count(vmRead); n != 1 || m != 1 {
+		t.Errorf("a worker launch made %d set reads and %d VM reads, want 1 (the token's list) and 1 (the set's VMs)", n, m)
+	}
+	if len(hr.Machines) != 1 || len(wr.Machines) != 3 {
+		t.Fatalf("launched %d heads and %d workers", len(hr.Machines), len(wr.Machines))
+	}
+	ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "rb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hr.Machines[0]
+	for _, m := range ms {
+		if m.ID != got.ID {
+			continue
+		}
+		m.PrivateIP, m.PublicIP = "", ""
+		if got.State != provider.Running || m.State != provider.Running {
+			t.Errorf("head state %s from Launch, %s from Machines", got.State, m.State)
+		}
+		if fmt.Sprint(m) != fmt.Sprint(got) {
+			t.Errorf("Launch returned\n%+v\nMachines lists\n%+v", got, m)
+		}
+		return
+	}
+	t.Errorf("Machines does not list the head %s: %v", got.ID, ms)
+}

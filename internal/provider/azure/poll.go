@@ -94,8 +94,7 @@ func lroState(resp *http.Response, first bool) (string, error) {
 			ProvisioningState string `json:"provisioningState"`
 		} `json:"properties"`
 	}
-	body, err := runtime.Payload(resp)
-	if err != nil || json.Unmarshal(body, &r) != nil {
+	if !readJSON(resp, &r) {
 		return "", nil
 	}
 	state := r.Status
@@ -107,6 +106,13 @@ func lroState(resp *http.Response, first bool) (string, error) {
 		return state, runtime.NewResponseError(resp)
 	}
 	return state, nil
+}
+
+// readJSON decodes a response's body, which the pipeline has kept in
+// memory.
+func readJSON(resp *http.Response, v any) bool {
+	body, err := runtime.Payload(resp)
+	return err == nil && json.Unmarshal(body, v) == nil
 }
 
 // throttlePolicy retries requests ARM throttled (HTTP 429): it waits what
