@@ -13,12 +13,34 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
+// firstPoll is the pause before an operation's first poll; each later
+// pause doubles, up to PollInterval.
+const firstPoll = 200 * time.Millisecond
+
 // wait polls a long-running operation until it ends and returns its result.
 // The SDK's PollUntilDone refuses a frequency under a second and sleeps on
 // the wall clock; this loop sleeps through the provider's injected Sleep,
-// so tests against the simulator run on its manual clock. Polls start a
-// second apart (many network and identity operations end in a second or
-// two) and back off to PollInterval.
+// so tests against the simulator run on its manual clock.
+//
+// Schedule: the first poll 200 ms after the operation's first answer
+// (NSG, virtual network and identity operations, and a VM whose capacity
+// is there, often end well inside a second), then 0.4, 0.8, 1.6, 3.2 s
+// and PollInterval (5 s) from then on: an operation of minutes costs a
+// poll every 5 s, one of a second costs four or five polls.
+//
+// Retry-After (or retry-after-ms) on an operation's answers is not
+// honoured. A resource provider sets it per kind of operation, not from
+// how far along this one is (a group deletion answers 15 s, as the
+// simulator encodes, whether the group holds nothing or a thousand VMs),
+// so waiting what it says would add up to its value to every operation
+// that ends sooner, several times on up's chain of dependent writes
+// (group, NSG, network, head, workers), while sparing only a few reads.
+// Where the operation is slow anyway, honouring it would change little;
+// where it is fast, it would cost the most. Polls are reads against the
+// subscription's read budget (thousands an hour; this schedule makes at
+// most six in an operation's first six seconds, then one per 5 s), and
+// when ARM wants fewer it answers 429, which throttlePolicy honours with
+// the Retry-After that comes with it.
 func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {
 	if err := pollDone(ctx, p, poller, nil); err != nil {
 		var zero T
@@ -30,7 +52,7 @@ func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T
 // pollDone polls until the operation ends; seen, when given, sees each
 // poll's answer.
 func pollDone[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], seen func(*http.Response)) error {
-	d := min(p.opts.PollInterval, time.Second)
+	d := min(p.opts.PollInterval, firstPoll)
 	for !poller.Done() {
 		if err := p.opts.Sleep(ctx, d); err != nil {
 			return err
