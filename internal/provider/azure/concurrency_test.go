@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim"
@@ -330,4 +334,134 @@ func TestPollSchedule(t *testing.T) {
 	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.2, 0.4, 0.8, 1.6, 3.2, 5)) {
 		t.Errorf("a group deletion of 10s slept %v", got)
 	}
+}
+
+// TestMachinesConcurrent: a listing asks at once for everything it can
+// name without waiting: with a provider that has seen the cluster, the
+// group list, the group's four lists and the power states of the head and
+// the set, all together; with a new one, the head's power state as soon as
+// the VM list is in, beside the set's. Either way the answer is what a new
+// provider finds, whatever changed since the hints were taken: VMs
+// stopped, a head and set members being deleted, a set emptied, the head
+// gone, a group untagged, a group deleted.
+func TestMachinesConcurrent(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	prepare(t, e, "mc", "eastus")
+	h := launch(t, e, head("mc", "mc-h", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand))).Machines[0]
+	ws := launch(t, e, workers("mc", 3, "mc-w", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand))).Machines
+	e.clock.Advance(time.Minute)
+	filter := provider.Filter{Cluster: "mc", Regions: []string{"eastus"}}
+
+	list := func(p *azure.Provider, f provider.Filter) string {
+		t.Helper()
+		ms, err := p.Machines(ctx(t), f)
+		if err != nil {
+			t.Fatalf("Machines: %v", err)
+		}
+		return fmt.Sprint(ms)
+	}
+	fresh := func() *azure.Provider {
+		p, err := azure.New(e.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	groupRead := req(http.MethodGet, "/resourcegroups?")
+	vmGet := req(http.MethodGet, "/virtualmachines/mc-h-")
+	setViews := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(strings.ToLower(r.URL.Path), "/virtualmachines") && r.URL.Query().Get("$expand") != ""
+	}
+	lists := anyOf(groupRead, vmGet, setViews,
+		func(r *http.Request) bool {
+			p := strings.ToLower(r.URL.Path)
+			return r.Method == http.MethodGet && r.URL.Query().Get("$expand") == "" && (strings.HasSuffix(p, "/virtualmachines") ||
+				strings.HasSuffix(p, "/virtualmachinescalesets") || strings.HasSuffix(p, "/networkinterfaces") || strings.HasSuffix(p, "/publicipaddresses"))
+		})
+
+	// What Prepare and Launch made is asked for at once: one round.
+	b := tr.hold(7, lists)
+	e.model.ResetRequests()
+	got := list(e.p, filter)
+	if !b.reached() {
+		t.Errorf("the group list, four lists and two power states were not in flight together: %v", actions(e))
+	}
+	tr.reset()
+	if want := list(fresh(), filter); got != want {
+		t.Errorf("with hints\n%s\nnew provider\n%s", got, want)
+	}
+	// A new provider, every location: the group list first, the four
+	// lists, then both power states at once.
+	tr.reset()
+	b = tr.hold(2, anyOf(vmGet, setViews))
+	if got := list(fresh(), provider.Filter{Cluster: "mc"}); got != list(e.p, filter) {
+		t.Errorf("every location %s", got)
+	}
+	if !b.reached() {
+		t.Errorf("the head's and the set's power states were not asked for at once")
+	}
+	tr.reset()
+
+	same := func(what string) {
+		t.Helper()
+		got, want := list(e.p, filter), list(fresh(), filter)
+		if got != want {
+			t.Errorf("%s: with hints\n%s\nnew provider\n%s", what, got, want)
+		}
+	}
+	e.sim.PowerOff(e.vmID(h))
+	e.sim.Deallocate(e.vmID(ws[0]))
+	e.clock.Advance(time.Minute)
+	same("stopped")
+	if err := e.p.Terminate(ctx(t), []provider.Machine{h, ws[1]}); err != nil {
+		t.Fatal(err)
+	}
+	same("being deleted")
+	e.clock.Advance(time.Minute)
+	same("deleted")
+	if err := e.p.Terminate(ctx(t), ws); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	same("set emptied")
+
+	// A group that lost its tag is not the cluster's any more, though this
+	// process prepared it; one deleted outside burst is no error.
+	launch(t, e, workers("mc", 2, "mc-w2", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	e.clock.Advance(time.Minute)
+	groups, _ := armresources.NewResourceGroupsClient(e.sim.Subscription(), testCred{}, e.armOptions())
+	if _, err := groups.Update(ctx(t), "burst-mc-eastus", armresources.ResourceGroupPatchable{
+		Tags: map[string]*string{provider.TagOwner: to.Ptr("tester")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(e.p, filter); got != "[]" {
+		t.Errorf("untagged group: %s", got)
+	}
+	poller, err := groups.BeginDelete(ctx(t), "burst-mc-eastus", nil)
+	for err == nil && !poller.Done() {
+		e.clock.Advance(time.Minute)
+		var resp *http.Response
+		if resp, err = poller.Poll(ctx(t)); err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.model.ResetRequests()
+	if got := list(e.p, filter); got != "[]" {
+		t.Errorf("deleted group: %s", got)
+	}
+	if !slices.ContainsFunc(e.model.Requests(), func(r cloudsim.Request) bool { return r.Code == "ResourceGroupNotFound" }) {
+		t.Errorf("the prepared group was not listed at once (no ResourceGroupNotFound): %v", actions(e))
+	}
+}
+
+func actions(e *env) []string {
+	var out []string
+	for _, r := range e.model.Requests() {
+		out = append(out, fmt.Sprintf("%s %d", r.Action, r.Status))
+	}
+	return out
 }

@@ -267,6 +267,9 @@ func (p *Provider) createSet(ctx context.Context, v vmProfile, name string, size
 	for _, vm := range vms {
 		ms = append(ms, p.machine(vm, v.tags, nil))
 	}
+	if len(ms) > 0 {
+		p.hintLaunched(v.rg, setID, "")
+	}
 	if len(ms) >= n {
 		return ms, nil
 	}
@@ -338,6 +341,7 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 				continue
 			}
 			res.Machines = append(res.Machines, p.machine(vm, nil, nil))
+			p.hintLaunched(v.rg, "", name)
 			got = true
 			break
 		}

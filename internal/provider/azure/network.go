@@ -419,6 +419,7 @@ func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []st
 		}()
 	}
 	wg.Wait()
+	p.forgetGroups(cluster, groups)
 	p.mu.Lock()
 	for k := range p.prepared {
 		if c, loc, _ := strings.Cut(k, "/"); c == cluster && slices.Contains(groups, resourceGroup(cluster, loc)) {

@@ -98,6 +98,7 @@ type Provider struct {
 	preparing map[string]*sync.Mutex
 	keys      map[string]string // cluster -> authorized_keys line
 	skuCache  map[string]map[string]skuInfo
+	seen      hints
 }
 
 type clients struct {
@@ -145,7 +146,8 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.Images.validate(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{}}, nil
+	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
+		seen: hints{groups: map[string]map[string]string{}, inGroup: map[string]groupHint{}}}, nil
 }
 
 // Name implements provider.Provider.
