@@ -44,12 +44,13 @@ type failure struct {
 // not reached in time lets its requests go on and records that it was
 // not.
 type barrier struct {
-	match  func(*http.Request) bool
-	n      int
-	mu     sync.Mutex
-	seen   int
-	open   chan struct{}
-	missed bool
+	match   func(*http.Request) bool
+	n       int
+	timeout time.Duration
+	mu      sync.Mutex
+	seen    int
+	open    chan struct{}
+	missed  bool
 }
 
 func withTransport(tr *transport) envOption {
@@ -88,7 +89,7 @@ func (b *barrier) wait() {
 	b.mu.Unlock()
 	select {
 	case <-b.open:
-	case <-time.After(3 * time.Second):
+	case <-time.After(b.timeout):
 		b.mu.Lock()
 		b.missed = true
 		b.mu.Unlock()
@@ -97,7 +98,13 @@ func (b *barrier) wait() {
 
 // hold adds a barrier for n concurrent requests matching match.
 func (tr *transport) hold(n int, match func(*http.Request) bool) *barrier {
-	b := &barrier{match: match, n: n, open: make(chan struct{})}
+	return tr.holdFor(3*time.Second, n, match)
+}
+
+// holdFor is hold with a timeout: a short one where the barrier is
+// expected not to be reached.
+func (tr *transport) holdFor(timeout time.Duration, n int, match func(*http.Request) bool) *barrier {
+	b := &barrier{match: match, n: n, timeout: timeout, open: make(chan struct{})}
 	tr.mu.Lock()
 	tr.barriers = append(tr.barriers, b)
 	tr.mu.Unlock()
@@ -464,4 +471,66 @@ func actions(e *env) []string {
 		out = append(out, fmt.Sprintf("%s %d", r.Action, r.Status))
 	}
 	return out
+}
+
+// TestCleanupConcurrent: down deletes the role assignment of a group this
+// process knows while the group list runs, and still deletes each group
+// only after its assignment is gone; an assignment it cannot delete keeps
+// its group.
+func TestCleanupConcurrent(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	const roleDelete = "Microsoft.Authorization/roleAssignments/delete"
+	order := func() (role, group int) {
+		role, group = -1, -1
+		for i, r := range e.model.Requests() {
+			switch {
+			case r.Action == roleDelete && role < 0:
+				role = i
+			case r.Action == groupDelete && group < 0:
+				group = i
+			}
+		}
+		return role, group
+	}
+	for _, known := range []bool{true, false} {
+		tr.reset()
+		e.p, _ = azure.New(e.opts)
+		prepare(t, e, "cu", "eastus")
+		launch(t, e, workers("cu", 2, "cu-w", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+		if !known {
+			e.p, _ = azure.New(e.opts)
+		}
+		timeout := 3 * time.Second
+		if !known {
+			timeout = 300 * time.Millisecond
+		}
+		b := tr.holdFor(timeout, 2, anyOf(req(http.MethodGet, "/resourcegroups?"), req(http.MethodDelete, "/roleassignments/")))
+		e.model.ResetRequests()
+		if err := e.p.Cleanup(ctx(t), "cu", nil); err != nil {
+			t.Fatalf("Cleanup: %v", err)
+		}
+		if b.reached() != known {
+			t.Errorf("known %v: the group list and the role delete in flight together: %v", known, b.reached())
+		}
+		if role, group := order(); role < 0 || group < 0 || role > group {
+			t.Errorf("known %v: role delete at %d, group delete at %d: %v", known, role, group, actions(e))
+		}
+		if live := e.sim.Live(); len(live) != 0 {
+			t.Errorf("known %v: left %v", known, live)
+		}
+	}
+
+	// The assignment cannot be deleted: the group stays.
+	tr.reset()
+	e.p, _ = azure.New(e.opts)
+	prepare(t, e, "cu", "eastus")
+	tr.fail(http.StatusForbidden, "AuthorizationFailed", req(http.MethodDelete, "/roleassignments/"))
+	e.model.ResetRequests()
+	if err := e.p.Cleanup(ctx(t), "cu", nil); !errors.Is(err, provider.ErrAuth) || !strings.Contains(err.Error(), "RoleAssignments.Delete") {
+		t.Errorf("Cleanup with the assignment refused: %v", err)
+	}
+	if n := e.count(groupDelete); n != 0 {
+		t.Errorf("the group was deleted with its assignment left")
+	}
 }

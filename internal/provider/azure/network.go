@@ -382,19 +382,31 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 // in a group), waits until they are gone, and removes the SSH key.
 // Already-gone groups are not an error; a delete something blocks is
 // retried (see deleteGroup).
+//
+// The role assignments of the groups this process already knows are the
+// cluster's (it prepared them, or its last listing found them: see hints)
+// are deleted while the group list runs: each is the cluster identity's
+// own, named from the cluster, group and role, so deleting it is down's
+// work whatever the list then says (it is gone with the group anyway, or
+// 404 if the group is). A group is deleted only once the list has it and
+// its assignment is gone.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(); err != nil {
 		return err
 	}
+	early := p.deleteRoles(ctx, cluster, p.knownGroups(cluster, regions))
 	groups, err := p.clusterGroups(ctx, cluster, regions)
 	if err != nil {
+		early.wait()
 		return err
 	}
 	names := make([]string, len(groups))
 	for i, g := range groups {
 		names[i] = *g.Name
 	}
-	if err := p.deleteGroups(ctx, cluster, names); err != nil {
+	err = p.deleteGroups(ctx, cluster, names, early)
+	early.wait()
+	if err != nil {
 		return err
 	}
 	if len(regions) == 0 {
@@ -403,9 +415,46 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 	return nil
 }
 
+// roleDeletes are role assignment deletes started early, by group.
+type roleDeletes struct {
+	wg   sync.WaitGroup
+	done map[string]*lookup[struct{}]
+}
+
+// deleteRoles starts deleting the cluster's role assignments on groups.
+func (p *Provider) deleteRoles(ctx context.Context, cluster string, groups []string) *roleDeletes {
+	rd := &roleDeletes{done: map[string]*lookup[struct{}]{}}
+	for _, rg := range groups {
+		l := &lookup[struct{}]{done: make(chan struct{})}
+		rd.done[rg] = l
+		rd.wg.Add(1)
+		go func() {
+			defer rd.wg.Done()
+			defer close(l.done)
+			l.err = p.deleteRole(ctx, cluster, rg)
+		}()
+	}
+	return rd
+}
+
+func (rd *roleDeletes) wait() {
+	if rd != nil {
+		rd.wg.Wait()
+	}
+}
+
+// of is the early delete of a group's assignment, or nil.
+func (rd *roleDeletes) of(rg string) *lookup[struct{}] {
+	if rd == nil {
+		return nil
+	}
+	return rd.done[rg]
+}
+
 // deleteGroups deletes a cluster's groups at once, and forgets that this
-// process prepared them.
-func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []string) error {
+// process prepared them. early holds role assignment deletes already
+// started (nil: none).
+func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []string, early *roleDeletes) error {
 	errs := make([]error, len(groups))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -415,7 +464,7 @@ func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []st
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = p.deleteGroup(ctx, cluster, rg)
+			errs[i] = p.deleteGroup(ctx, cluster, rg, early.of(rg))
 		}()
 	}
 	wg.Wait()
@@ -431,15 +480,29 @@ func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []st
 }
 
 // deleteGroup removes a cluster's group: the identity's role assignment
-// first (so nothing of it outlives the group in the directory), then the
-// group and everything in it, waiting until it is gone. A delete that
-// something in the group blocks for now (a VM still being deleted, another
-// operation in progress: see blocked) is tried again, backing off from 2
-// to 30 seconds, until ctx ends.
-func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
+// first, then the group and everything in it, waiting until it is gone. A
+// delete that something in the group blocks for now (a VM still being
+// deleted, another operation in progress: see blocked) is tried again,
+// backing off from 2 to 30 seconds, until ctx ends. roleDone, when given,
+// is the assignment's delete already under way: the first try waits for
+// it instead of making its own.
+//
+// Why the assignment goes first, and not beside the group's delete: it is
+// an extension resource addressed under the group's scope
+// (/subscriptions/S/resourceGroups/G/providers/Microsoft.Authorization/
+// roleAssignments/GUID), and requests under a group that is gone are
+// answered ResourceGroupNotFound (the simulator does so too). Were Azure
+// to keep the assignment after its group (the simulator removes it with
+// the group; nobody checked that against a live subscription), burst could
+// no longer delete it by that path, and it would count against the
+// subscription's role assignment limit for an identity that no longer
+// exists. Deleting it first costs one call on down's path (Cleanup starts
+// it early where it can); if it fails, the group stays for the next try.
+func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string, roleDone *lookup[struct{}]) error {
 	backoff := 2 * time.Second
 	for {
-		err := p.deleteGroupOnce(ctx, cluster, rg)
+		err := p.deleteGroupOnce(ctx, cluster, rg, roleDone)
+		roleDone = nil
 		if err == nil || !blocked(err) {
 			return err
 		}
@@ -452,9 +515,15 @@ func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
 	}
 }
 
-func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string) error {
-	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
-		return classify("RoleAssignments.Delete", err)
+func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string, roleDone *lookup[struct{}]) error {
+	var err error
+	if roleDone != nil {
+		_, err = roleDone.get()
+	} else {
+		err = p.deleteRole(ctx, cluster, rg)
+	}
+	if err != nil {
+		return err
 	}
 	poller, err := p.c.groups.BeginDelete(ctx, rg, nil)
 	if err != nil {
@@ -465,6 +534,15 @@ func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string) erro
 	}
 	if _, err := wait(ctx, p, poller); err != nil && !isNotFound(err) {
 		return classify("ResourceGroups.Delete", err)
+	}
+	return nil
+}
+
+// deleteRole deletes the cluster identity's role assignment on a group;
+// one already gone is not an error.
+func (p *Provider) deleteRole(ctx context.Context, cluster, rg string) error {
+	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
+		return classify("RoleAssignments.Delete", err)
 	}
 	return nil
 }
