@@ -9,7 +9,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/burstdev/burst/internal/catalog"
@@ -247,21 +246,23 @@ func (p *Provider) forgetGroups(cluster string, groups []string) {
 func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Machine, error) {
 	hint := p.groupHint(rg)
 	var (
-		vms       []*armcompute.VirtualMachine
-		sets      []*armcompute.VirtualMachineScaleSet
-		setViews  = map[string]*armcompute.VirtualMachineInstanceView{} // by lower-case VM ID
-		vmViews   = map[string]vmView{}                                 // by VM name
-		early     = map[string]error{}                                  // hinted calls' errors, by set ID or VM name
-		addrs     map[string]addresses
-		errs      [3]error
-		mu        sync.Mutex
-		wg        sync.WaitGroup
-		hintedSet = func(id string) bool {
+		vms      []*armcompute.VirtualMachine
+		sets     []*armcompute.VirtualMachineScaleSet
+		setViews = map[string]*armcompute.VirtualMachineInstanceView{} // by lower-case VM ID
+		vmViews  = map[string]vmView{}                                 // by VM name
+		early    = map[string]error{}                                  // hinted calls' errors, by set ID or VM name
+		addrs    map[string]addresses
+		errs     [3]error
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		// Hinted and listed sets (VMs) share four lists (GETs) at once.
+		setSem, vmSem = make(chan struct{}, 4), make(chan struct{}, 4)
+		hintedSet     = func(id string) bool {
 			return slices.ContainsFunc(hint.sets, func(s string) bool { return strings.EqualFold(s, id) })
 		}
 	)
 	getViews := func(names []string) error {
-		return p.standaloneViews(ctx, rg, names, func(name string, v vmView, err error) {
+		return p.standaloneViews(ctx, rg, names, vmSem, func(name string, v vmView, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -272,7 +273,7 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 		})
 	}
 	listSetViews := func(ids []string) error {
-		return p.setViews(ctx, rg, ids, func(id string, got []*armcompute.VirtualMachine, err error) {
+		return p.setViews(ctx, rg, ids, setSem, func(id string, got []*armcompute.VirtualMachine, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -410,10 +411,10 @@ func viewedVMs(vms []*armcompute.VirtualMachine) []string {
 
 // setViews fetches the instance views (power states) of scale set VMs,
 // which ARM puts in a VM list only when it is filtered by scale set: one
-// list per set, paged, at most four sets at once. A set gone since (404)
+// list per set, paged, as many at once as sem lets. A set gone since (404)
 // gets nothing; other errors go to got and end the fetching.
-func (p *Provider) setViews(ctx context.Context, rg string, ids []string, got func(id string, vms []*armcompute.VirtualMachine, err error)) error {
-	return parallel(len(ids), 4, func(i int) error {
+func (p *Provider) setViews(ctx context.Context, rg string, ids []string, sem chan struct{}, got func(id string, vms []*armcompute.VirtualMachine, err error)) error {
+	return parallelIn(len(ids), sem, func(i int) error {
 		vms, err := p.listVMsExpanded(ctx, rg, ids[i])
 		if isNotFound(err) {
 			return nil // the set went since it was listed
@@ -429,11 +430,11 @@ type vmView struct {
 	gone bool
 }
 
-// standaloneViews GETs standalone VMs with $expand=instanceView, at most
-// four at once, and hands each answer to got (gone for a 404: deleted
-// since it was listed).
-func (p *Provider) standaloneViews(ctx context.Context, rg string, names []string, got func(name string, v vmView, err error)) error {
-	return parallel(len(names), 4, func(i int) error {
+// standaloneViews GETs standalone VMs with $expand=instanceView, as many
+// at once as sem lets, and hands each answer to got (gone for a 404:
+// deleted since it was listed).
+func (p *Provider) standaloneViews(ctx context.Context, rg string, names []string, sem chan struct{}, got func(name string, v vmView, err error)) error {
+	return parallelIn(len(names), sem, func(i int) error {
 		vm, err := p.c.vms.Get(ctx, rg, names[i], &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesInstanceView)})
 		switch {
 		case isNotFound(err):
@@ -454,8 +455,12 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, names []strin
 // parallel runs f(0..n-1), at most limit at once, and returns the first
 // error.
 func parallel(n, limit int, f func(i int) error) error {
+	return parallelIn(n, make(chan struct{}, limit), f)
+}
+
+// parallelIn is parallel with a semaphore shared with other callers.
+func parallelIn(n int, sem chan struct{}, f func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -476,11 +481,18 @@ func parallel(n, limit int, f func(i int) error) error {
 }
 
 // addresses maps a group's VMs to their private and public IPs, listing
-// its NICs and public IPs at once.
+// its NICs and public IPs at once. Each page is boiled down as it comes
+// (a NIC to its VM, first private address and public address IDs; a
+// public IP to its address): a listed NIC decodes into far more than that, and a
+// cluster of thousands has a NIC per VM.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
+	type nicAddr struct {
+		vm, private string
+		publicIDs   []string
+	}
 	var (
-		nics   []*armnetwork.Interface
-		ips    []*armnetwork.PublicIPAddress
+		nics   []nicAddr
+		public = map[string]string{} // public IP ID -> address
 		nicErr error
 		ipErr  error
 		wg     sync.WaitGroup
@@ -495,7 +507,24 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 				nicErr = classify("NetworkInterfaces.List", err)
 				return
 			}
-			nics = append(nics, page.Value...)
+			for _, nic := range page.Value {
+				if nic == nil || nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
+					continue
+				}
+				a := nicAddr{vm: strings.ToLower(*nic.Properties.VirtualMachine.ID)}
+				for _, ip := range nic.Properties.IPConfigurations {
+					if ip == nil || ip.Properties == nil {
+						continue
+					}
+					if a.private == "" && ip.Properties.PrivateIPAddress != nil {
+						a.private = *ip.Properties.PrivateIPAddress
+					}
+					if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil {
+						a.publicIDs = append(a.publicIDs, strings.ToLower(*pub.ID))
+					}
+				}
+				nics = append(nics, a)
+			}
 		}
 	}()
 	go func() {
@@ -507,7 +536,11 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 				ipErr = classify("PublicIPAddresses.List", err)
 				return
 			}
-			ips = append(ips, page.Value...)
+			for _, ip := range page.Value {
+				if ip != nil && ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
+					public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
+				}
+			}
 		}
 	}()
 	wg.Wait()
@@ -517,31 +550,18 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 	if ipErr != nil {
 		return nil, ipErr
 	}
-	public := map[string]string{} // public IP ID -> address
-	for _, ip := range ips {
-		if ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
-			public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
+	out := make(map[string]addresses, len(nics))
+	for _, n := range nics {
+		a := out[n.vm]
+		if a.private == "" {
+			a.private = n.private
 		}
-	}
-	out := map[string]addresses{}
-	for _, nic := range nics {
-		if nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
-			continue
-		}
-		vm := strings.ToLower(*nic.Properties.VirtualMachine.ID)
-		a := out[vm]
-		for _, ip := range nic.Properties.IPConfigurations {
-			if ip.Properties == nil {
-				continue
-			}
-			if a.private == "" && ip.Properties.PrivateIPAddress != nil {
-				a.private = *ip.Properties.PrivateIPAddress
-			}
-			if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil && a.public == "" {
-				a.public = public[strings.ToLower(*pub.ID)]
+		for _, id := range n.publicIDs {
+			if a.public == "" {
+				a.public = public[id]
 			}
 		}
-		out[vm] = a
+		out[n.vm] = a
 	}
 	return out, nil
 }
