@@ -252,7 +252,7 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 		vmViews  = map[string]vmView{}                                 // by VM name
 		early    = map[string]error{}                                  // hinted calls' errors, by set ID or VM name
 		addrs    map[string]addresses
-		errs     [3]error
+		errs     [4]error
 		mu       sync.Mutex
 		wg       sync.WaitGroup
 		// Hinted and listed sets (VMs) share four lists (GETs) at once.
@@ -297,7 +297,7 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 					names = append(names, n)
 				}
 			}
-			errs[0] = getViews(names)
+			errs[3] = getViews(names)
 		}
 	}()
 	go func() {
@@ -316,22 +316,31 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 	go func() { defer wg.Done(); _ = getViews(hint.vms) }()
 	go func() { defer wg.Done(); _ = listSetViews(hint.sets) }()
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	// Errors in the order the calls used to come: the VM list, the set
+	// list and the sets' power states, the addresses, the standalone VMs'
+	// power states. A hinted call's error counts where the lists say the
+	// call was needed, as it would have been made then.
+	if errs[0] != nil {
+		return nil, errs[0]
 	}
-	// A hinted call's error counts where the lists say the call was
-	// needed, as it would have been made then.
-	viewed := viewedVMs(vms)
-	for _, n := range viewed {
-		if err := early[n]; err != nil {
-			return nil, err
-		}
+	if errs[1] != nil {
+		return nil, errs[1]
 	}
 	withVMs := setsWithVMs(sets)
 	for _, id := range withVMs {
 		if err := early[strings.ToLower(id)]; err != nil {
+			return nil, err
+		}
+	}
+	if errs[2] != nil {
+		return nil, errs[2]
+	}
+	if errs[3] != nil {
+		return nil, errs[3]
+	}
+	viewed := viewedVMs(vms)
+	for _, n := range viewed {
+		if err := early[n]; err != nil {
 			return nil, err
 		}
 	}
