@@ -534,3 +534,30 @@ func TestCleanupConcurrent(t *testing.T) {
 		t.Errorf("the group was deleted with its assignment left")
 	}
 }
+
+// TestMachinesGetsPerPage: a standalone VM's power state is asked for as
+// soon as its page of the VM list is in, while the next page is read.
+func TestMachinesGetsPerPage(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	prepare(t, e, "pg", "eastus")
+	launch(t, e, head("pg", "pg-h", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	launch(t, e, workers("pg", 250, "pg-w", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	e.clock.Advance(time.Minute)
+	p, err := azure.New(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondPage := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(strings.ToLower(r.URL.Path), "/virtualmachines") &&
+			r.URL.Query().Get("$skiptoken") != "" && r.URL.Query().Get("$filter") == ""
+	}
+	b := tr.hold(2, anyOf(secondPage, req(http.MethodGet, "/virtualmachines/pg-h-")))
+	ms, err := p.Machines(ctx(t), provider.Filter{Cluster: "pg"})
+	if err != nil || len(ms) != 251 {
+		t.Fatalf("Machines: %d machines, %v", len(ms), err)
+	}
+	if !b.reached() {
+		t.Errorf("the head's GET waited for the VM list's last page")
+	}
+}

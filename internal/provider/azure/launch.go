@@ -449,7 +449,7 @@ func (p *Provider) listVMs(ctx context.Context, rg, setID string) ([]*armcompute
 	if setID != "" {
 		opts = &armcompute.VirtualMachinesClientListOptions{Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID))}
 	}
-	return p.pageVMs(ctx, rg, opts)
+	return p.pageVMs(ctx, rg, opts, nil)
 }
 
 // listVMsExpanded lists a scale set's VMs with their instance views (ARM
@@ -458,10 +458,12 @@ func (p *Provider) listVMsExpanded(ctx context.Context, rg, setID string) ([]*ar
 	return p.pageVMs(ctx, rg, &armcompute.VirtualMachinesClientListOptions{
 		Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID)),
 		Expand: to.Ptr(armcompute.ExpandTypeForListVMsInstanceView),
-	})
+	}, nil)
 }
 
-func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions) ([]*armcompute.VirtualMachine, error) {
+// pageVMs lists VMs, slimmed; onPage, when given, sees each page's as it
+// comes.
+func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions, onPage func([]*armcompute.VirtualMachine)) ([]*armcompute.VirtualMachine, error) {
 	var out []*armcompute.VirtualMachine
 	pager := p.c.vms.NewListPager(rg, opts)
 	for pager.More() {
@@ -469,8 +471,12 @@ func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.Virt
 		if err != nil {
 			return nil, classify("VirtualMachines.List", err)
 		}
+		n := len(out)
 		for _, vm := range page.Value {
 			out = append(out, slimVM(vm))
+		}
+		if onPage != nil {
+			onPage(out[n:])
 		}
 	}
 	return out, nil

@@ -290,14 +290,32 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
-		if vms, errs[0] = p.listVMs(ctx, rg, ""); errs[0] == nil {
+		// Each page's standalone VMs get their GETs as soon as the page
+		// is in (the head is usually on the first of many).
+		var (
+			gets    sync.WaitGroup
+			getErrs []*error // a page's GETs' first error, in page order
+		)
+		vms, errs[0] = p.pageVMs(ctx, rg, nil, func(page []*armcompute.VirtualMachine) {
 			var names []string
-			for _, n := range viewedVMs(vms) {
+			for _, n := range viewedVMs(page) {
 				if !slices.Contains(hint.vms, n) {
 					names = append(names, n)
 				}
 			}
-			errs[3] = getViews(names)
+			if len(names) == 0 {
+				return
+			}
+			slot := new(error)
+			getErrs = append(getErrs, slot)
+			gets.Add(1)
+			go func() { defer gets.Done(); *slot = getViews(names) }()
+		})
+		gets.Wait()
+		for _, e := range getErrs {
+			if *e != nil && errs[3] == nil {
+				errs[3] = *e
+			}
 		}
 	}()
 	go func() {
