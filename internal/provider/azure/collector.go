@@ -209,7 +209,7 @@ func (p *Provider) DeleteResources(ctx context.Context, rs []provider.Resource) 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := p.deleteGroups(ctx, c, byCluster[c]); err != nil {
+			if err := p.deleteGroups(ctx, c, byCluster[c], nil); err != nil {
 				errs[i] = err
 				return
 			}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 
@@ -246,11 +248,13 @@ func (p *Provider) launchWorkers(ctx context.Context, req provider.LaunchRequest
 func (p *Provider) createSet(ctx context.Context, v vmProfile, name string, sizes []plan.Offering, n int) ([]provider.Machine, error) {
 	const op = "VirtualMachineScaleSets.CreateOrUpdate"
 	body := p.scaleSetBody(v, name, sizes, n)
-	poller, err := p.c.sets.BeginCreateOrUpdate(ctx, v.rg, name, body, nil)
+	var first *http.Response
+	poller, err := p.c.sets.BeginCreateOrUpdate(capture(ctx, &first), v.rg, name, body, nil)
 	if err != nil {
 		return nil, classify(op, err)
 	}
-	_, opErr := wait(ctx, p, poller)
+	// The set itself is not read back: its VMs are listed next.
+	opErr := settle(ctx, p, poller, first)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -262,6 +266,9 @@ func (p *Provider) createSet(ctx context.Context, v vmProfile, name string, size
 	ms := make([]provider.Machine, 0, len(vms))
 	for _, vm := range vms {
 		ms = append(ms, p.machine(vm, v.tags, nil))
+	}
+	if len(ms) > 0 {
+		p.hintLaunched(v.rg, setID, "")
 	}
 	if len(ms) >= n {
 		return ms, nil
@@ -281,11 +288,12 @@ func (p *Provider) createSet(ctx context.Context, v vmProfile, name string, size
 func (p *Provider) resizeSet(ctx context.Context, rg, name string, sku *armcompute.SKU, capacity int) error {
 	s := *sku
 	s.Capacity = to.Ptr(int64(capacity))
-	poller, err := p.c.sets.BeginUpdate(ctx, rg, name, armcompute.VirtualMachineScaleSetUpdate{SKU: &s}, nil)
+	var first *http.Response
+	poller, err := p.c.sets.BeginUpdate(capture(ctx, &first), rg, name, armcompute.VirtualMachineScaleSetUpdate{SKU: &s}, nil)
 	if err != nil {
 		return classify("VirtualMachineScaleSets.Update", err)
 	}
-	if _, err := wait(ctx, p, poller); err != nil {
+	if err := settle(ctx, p, poller, first); err != nil {
 		return classify("VirtualMachineScaleSets.Update", err)
 	}
 	return nil
@@ -308,10 +316,13 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 			v := prof
 			v.location, v.zone, v.rg = o.Region, o.Zone, resourceGroup(req.Cluster, o.Region)
 			name := headName(req.Cluster, req.Token, k*len(req.Offerings)+i)
-			poller, err := p.c.vms.BeginCreateOrUpdate(ctx, v.rg, name, p.vmBody(v, name, o), nil)
-			var vm armcompute.VirtualMachinesClientCreateOrUpdateResponse
+			var first *http.Response
+			poller, err := p.c.vms.BeginCreateOrUpdate(capture(ctx, &first), v.rg, name, p.vmBody(v, name, o), nil)
+			var vm *armcompute.VirtualMachine
 			if err == nil {
-				vm, err = wait(ctx, p, poller)
+				if err = settle(ctx, p, poller, first); err == nil {
+					vm, err = createdVM(ctx, poller, first)
+				}
 			}
 			if err != nil {
 				if cerr := ctx.Err(); cerr != nil {
@@ -329,7 +340,8 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 				_ = p.deleteVM(ctx, v.rg, name)
 				continue
 			}
-			res.Machines = append(res.Machines, p.machine(&vm.VirtualMachine, nil, nil))
+			res.Machines = append(res.Machines, p.machine(vm, nil, nil))
+			p.hintLaunched(v.rg, "", name)
 			got = true
 			break
 		}
@@ -338,6 +350,25 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 		}
 	}
 	return nil
+}
+
+// createdVM is the VM a create made, once its operation succeeded: the
+// VM as the PUT's first answer described it (its name, ID, location,
+// tags, size, priority and zones are what was asked), with the
+// provisioning state the operation ended in, Succeeded. That spares the
+// GET the SDK's Result would make; a first answer that carries no VM
+// falls back to it.
+func createdVM(ctx context.Context, poller *runtime.Poller[armcompute.VirtualMachinesClientCreateOrUpdateResponse], first *http.Response) (*armcompute.VirtualMachine, error) {
+	var vm armcompute.VirtualMachine
+	if first != nil && readJSON(first, &vm) && vm.ID != nil && vm.Name != nil && vm.Properties != nil {
+		vm.Properties.ProvisioningState = to.Ptr("Succeeded")
+		return slimVM(&vm), nil
+	}
+	r, err := poller.Result(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slimVM(&r.VirtualMachine), nil
 }
 
 // deleteVM asks Azure to delete a VM and does not wait.
@@ -418,7 +449,7 @@ func (p *Provider) listVMs(ctx context.Context, rg, setID string) ([]*armcompute
 	if setID != "" {
 		opts = &armcompute.VirtualMachinesClientListOptions{Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID))}
 	}
-	return p.pageVMs(ctx, rg, opts)
+	return p.pageVMs(ctx, rg, opts, nil)
 }
 
 // listVMsExpanded lists a scale set's VMs with their instance views (ARM
@@ -427,10 +458,12 @@ func (p *Provider) listVMsExpanded(ctx context.Context, rg, setID string) ([]*ar
 	return p.pageVMs(ctx, rg, &armcompute.VirtualMachinesClientListOptions{
 		Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID)),
 		Expand: to.Ptr(armcompute.ExpandTypeForListVMsInstanceView),
-	})
+	}, nil)
 }
 
-func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions) ([]*armcompute.VirtualMachine, error) {
+// pageVMs lists VMs, slimmed; onPage, when given, sees each page's as it
+// comes.
+func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions, onPage func([]*armcompute.VirtualMachine)) ([]*armcompute.VirtualMachine, error) {
 	var out []*armcompute.VirtualMachine
 	pager := p.c.vms.NewListPager(rg, opts)
 	for pager.More() {
@@ -438,8 +471,12 @@ func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.Virt
 		if err != nil {
 			return nil, classify("VirtualMachines.List", err)
 		}
+		n := len(out)
 		for _, vm := range page.Value {
 			out = append(out, slimVM(vm))
+		}
+		if onPage != nil {
+			onPage(out[n:])
 		}
 	}
 	return out, nil

@@ -2,13 +2,14 @@ package azure
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/provider"
@@ -27,42 +28,51 @@ type addresses struct{ private, public string }
 // set's tags onto its VMs), the NICs and the public IPs: four lists per
 // location, paged, whatever the cluster's size; and the power states, which
 // the group's VM list leaves out: one list per scale set with VMs, as soon
-// as the set list is in, and then one GET per standalone VM (setViews,
-// standaloneViews). A VM shut down from inside is "stopped" but still
-// allocated and billed, a deallocated one still bills for its disk: both
-// are reported Stopped. VMs being deleted are reported as stopping;
+// as the set list is in, and one GET per standalone VM, as soon as the VM
+// list is in (groupMachines). A VM shut down from inside is "stopped" but
+// still allocated and billed, a deallocated one still bills for its disk:
+// both are reported Stopped. VMs being deleted are reported as stopping;
 // deleted VMs are gone from Azure at once and from the list.
+//
+// What this process already knows is asked for at once, beside the lists
+// that would otherwise have to come first (see hints): the groups of the
+// cluster it prepared or saw in its last listing are listed while the
+// group list runs, and the sets with VMs and the standalone VMs a group
+// had last time (or that Launch just made) get their power states while
+// the group's lists run. The answer is the same: only groups in the group
+// list count, only VMs in the group's VM list, and a power state only
+// where it would have been asked for; a call made for something that is
+// gone since (a 404, a group that is not listed) is dropped, as one made
+// after the list would have been.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	if err := p.init(); err != nil {
 		return nil, err
 	}
-	groups, err := p.clusterGroups(ctx, f.Cluster, filterRegions(f))
+	regions := filterRegions(f)
+	gl := p.newGroupLists(ctx)
+	for _, rg := range p.knownGroups(f.Cluster, regions) {
+		gl.start(rg)
+	}
+	groups, err := p.clusterGroups(ctx, f.Cluster, regions)
 	if err != nil {
+		gl.abandon()
 		return nil, err
 	}
-	results := make([][]provider.Machine, len(groups))
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for i, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], errs[i] = p.groupMachines(ctx, *g.Name)
-		}()
+	for _, g := range groups {
+		gl.start(*g.Name)
 	}
-	wg.Wait()
+	gl.wait()
+	p.rememberGroups(f.Cluster, regions, groups)
 	var out []provider.Machine
-	for i := range groups {
-		if errs[i] != nil {
-			if isNotFound(errs[i]) {
+	for _, g := range groups {
+		r := gl.jobs[*g.Name]
+		if r.err != nil {
+			if isNotFound(r.err) {
 				continue // deleted since it was listed
 			}
-			return nil, errs[i]
+			return nil, r.err
 		}
-		for _, m := range results[i] {
+		for _, m := range r.ms {
 			if m.Cluster == "" || (f.Cluster != "" && m.Cluster != f.Cluster) {
 				continue
 			}
@@ -73,35 +83,284 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	return out, nil
 }
 
-// groupMachines lists a group's VMs with their sets' tags and their
-// addresses; the four lists run at once.
+// groupLists lists groups' machines, at most four groups at once, each
+// once.
+type groupLists struct {
+	p      *Provider
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	jobs   map[string]*groupJob
+}
+
+type groupJob struct {
+	ms  []provider.Machine
+	err error
+}
+
+func (p *Provider) newGroupLists(ctx context.Context) *groupLists {
+	ctx, cancel := context.WithCancel(ctx)
+	return &groupLists{p: p, ctx: ctx, cancel: cancel, sem: make(chan struct{}, 4), jobs: map[string]*groupJob{}}
+}
+
+func (gl *groupLists) start(rg string) {
+	if _, ok := gl.jobs[rg]; ok {
+		return
+	}
+	j := &groupJob{}
+	gl.jobs[rg] = j
+	gl.wg.Add(1)
+	go func() {
+		defer gl.wg.Done()
+		gl.sem <- struct{}{}
+		defer func() { <-gl.sem }()
+		j.ms, j.err = gl.p.groupMachines(gl.ctx, rg)
+	}()
+}
+
+func (gl *groupLists) wait() {
+	gl.wg.Wait()
+	gl.cancel()
+}
+
+// abandon stops the lists started and waits for them.
+func (gl *groupLists) abandon() {
+	gl.cancel()
+	gl.wg.Wait()
+}
+
+// hints are what this process last saw of a cluster's groups, so that
+// the next listing can ask for them without waiting for the lists that
+// name them. They only decide what is asked for early, never what is
+// reported.
+type hints struct {
+	// groups: cluster -> resource group -> location, from the last
+	// listing of the cluster's groups.
+	groups map[string]map[string]string
+	// inGroup: resource group -> what it held.
+	inGroup map[string]groupHint
+}
+
+type groupHint struct {
+	// sets are the IDs of the scale sets that had VMs.
+	sets []string
+	// vms are the names of the standalone VMs that were neither being
+	// created nor deleted (whose power state was asked for).
+	vms []string
+}
+
+// knownGroups are the groups of cluster, in the filter's locations (all
+// with none), that this process prepared or saw in its last listing.
+func (p *Provider) knownGroups(cluster string, regions []string) []string {
+	if cluster == "" {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	add := func(rg, loc string) {
+		if (len(regions) == 0 || slices.Contains(regions, loc)) && !slices.Contains(out, rg) {
+			out = append(out, rg)
+		}
+	}
+	for k := range p.prepared {
+		if c, loc, _ := strings.Cut(k, "/"); c == cluster {
+			add(resourceGroup(cluster, loc), loc)
+		}
+	}
+	for rg, loc := range p.seen.groups[cluster] {
+		add(rg, loc)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rememberGroups keeps a cluster's groups as a listing found them, in the
+// locations it looked at.
+func (p *Provider) rememberGroups(cluster string, regions []string, groups []*armresources.ResourceGroup) {
+	if cluster == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.seen.groups[cluster]
+	if m == nil {
+		m = map[string]string{}
+		p.seen.groups[cluster] = m
+	}
+	for rg, loc := range m {
+		if len(regions) == 0 || slices.Contains(regions, loc) {
+			delete(m, rg)
+		}
+	}
+	for _, g := range groups {
+		m[*g.Name] = *g.Location
+	}
+}
+
+func (p *Provider) groupHint(rg string) groupHint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen.inGroup[strings.ToLower(rg)]
+}
+
+func (p *Provider) setGroupHint(rg string, h groupHint) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen.inGroup[strings.ToLower(rg)] = h
+}
+
+// hintLaunched adds a scale set with VMs or a standalone VM that Launch
+// made to its group's hints.
+func (p *Provider) hintLaunched(rg, setID, vm string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.seen.inGroup[strings.ToLower(rg)]
+	if setID != "" && !slices.ContainsFunc(h.sets, func(s string) bool { return strings.EqualFold(s, setID) }) {
+		h.sets = append(slices.Clip(h.sets), setID)
+	}
+	if vm != "" && !slices.Contains(h.vms, vm) {
+		h.vms = append(slices.Clip(h.vms), vm)
+	}
+	p.seen.inGroup[strings.ToLower(rg)] = h
+}
+
+// forgetGroups drops what this process saw of groups it deleted.
+func (p *Provider) forgetGroups(cluster string, groups []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, rg := range groups {
+		delete(p.seen.groups[cluster], rg)
+		delete(p.seen.inGroup, strings.ToLower(rg))
+	}
+}
+
+// groupMachines lists a group's VMs with their sets' tags, addresses and
+// power states. Four chains run at once: the VM list, then a GET of each
+// standalone VM's instance view; the set list, then an instance-view list
+// of each set with VMs; the NIC and public IP lists; and the power states
+// of the sets and standalone VMs the group's hint names, which need no
+// list first. Whatever a hint asked for early is used only where the
+// lists say it would have been asked for.
 func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Machine, error) {
+	hint := p.groupHint(rg)
 	var (
-		vms   []*armcompute.VirtualMachine
-		sets  []*armcompute.VirtualMachineScaleSet
-		views map[string]*armcompute.VirtualMachineInstanceView
-		addrs map[string]addresses
-		errs  [3]error
-		wg    sync.WaitGroup
+		vms      []*armcompute.VirtualMachine
+		sets     []*armcompute.VirtualMachineScaleSet
+		setViews = map[string]*armcompute.VirtualMachineInstanceView{} // by lower-case VM ID
+		vmViews  = map[string]vmView{}                                 // by VM name
+		early    = map[string]error{}                                  // hinted calls' errors, by set ID or VM name
+		addrs    map[string]addresses
+		errs     [4]error
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		// Hinted and listed sets (VMs) share four lists (GETs) at once.
+		setSem, vmSem = make(chan struct{}, 4), make(chan struct{}, 4)
+		hintedSet     = func(id string) bool {
+			return slices.ContainsFunc(hint.sets, func(s string) bool { return strings.EqualFold(s, id) })
+		}
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); vms, errs[0] = p.listVMs(ctx, rg, "") }()
+	getViews := func(names []string) error {
+		return p.standaloneViews(ctx, rg, names, vmSem, func(name string, v vmView, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				early[name] = err
+				return
+			}
+			vmViews[name] = v
+		})
+	}
+	listSetViews := func(ids []string) error {
+		return p.setViews(ctx, rg, ids, setSem, func(id string, got []*armcompute.VirtualMachine, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				early[strings.ToLower(id)] = err
+				return
+			}
+			for _, vm := range got {
+				if vm.ID != nil && vm.Properties != nil && vm.Properties.InstanceView != nil {
+					setViews[strings.ToLower(*vm.ID)] = vm.Properties.InstanceView
+				}
+			}
+		})
+	}
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		// Each page's standalone VMs get their GETs as soon as the page
+		// is in (the head is usually on the first of many).
+		var (
+			gets    sync.WaitGroup
+			getErrs []*error // a page's GETs' first error, in page order
+		)
+		vms, errs[0] = p.pageVMs(ctx, rg, nil, func(page []*armcompute.VirtualMachine) {
+			var names []string
+			for _, n := range viewedVMs(page) {
+				if !slices.Contains(hint.vms, n) {
+					names = append(names, n)
+				}
+			}
+			if len(names) == 0 {
+				return
+			}
+			slot := new(error)
+			getErrs = append(getErrs, slot)
+			gets.Add(1)
+			go func() { defer gets.Done(); *slot = getViews(names) }()
+		})
+		gets.Wait()
+		for _, e := range getErrs {
+			if *e != nil && errs[3] == nil {
+				errs[3] = *e
+			}
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if sets, errs[1] = p.listSets(ctx, rg); errs[1] == nil {
-			views, errs[1] = p.setViews(ctx, rg, sets)
+			var ids []string
+			for _, id := range setsWithVMs(sets) {
+				if !hintedSet(id) {
+					ids = append(ids, id)
+				}
+			}
+			errs[1] = listSetViews(ids)
 		}
 	}()
 	go func() { defer wg.Done(); addrs, errs[2] = p.addresses(ctx, rg) }()
+	go func() { defer wg.Done(); _ = getViews(hint.vms) }()
+	go func() { defer wg.Done(); _ = listSetViews(hint.sets) }()
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+	// Errors in the order the calls used to come: the VM list, the set
+	// list and the sets' power states, the addresses, the standalone VMs'
+	// power states. A hinted call's error counts where the lists say the
+	// call was needed, as it would have been made then.
+	if errs[0] != nil {
+		return nil, errs[0]
+	}
+	if errs[1] != nil {
+		return nil, errs[1]
+	}
+	withVMs := setsWithVMs(sets)
+	for _, id := range withVMs {
+		if err := early[strings.ToLower(id)]; err != nil {
 			return nil, err
 		}
 	}
-	gone, err := p.standaloneViews(ctx, rg, vms, views)
-	if err != nil {
-		return nil, err
+	if errs[2] != nil {
+		return nil, errs[2]
+	}
+	if errs[3] != nil {
+		return nil, errs[3]
+	}
+	viewed := viewedVMs(vms)
+	for _, n := range viewed {
+		if err := early[n]; err != nil {
+			return nil, err
+		}
 	}
 	setTags := map[string]map[string]*string{}
 	for _, s := range sets {
@@ -112,22 +371,31 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 	out := make([]provider.Machine, 0, len(vms))
 	for _, vm := range vms {
 		id := strings.ToLower(deref(vm.ID))
-		if gone[id] {
-			continue
+		var iv *armcompute.VirtualMachineInstanceView
+		var st map[string]*string
+		if vm.Properties != nil && vm.Properties.VirtualMachineScaleSet != nil && vm.Properties.VirtualMachineScaleSet.ID != nil {
+			set := *vm.Properties.VirtualMachineScaleSet.ID
+			st = setTags[strings.ToLower(set)]
+			if slices.ContainsFunc(withVMs, func(s string) bool { return strings.EqualFold(s, set) }) {
+				iv = setViews[id]
+			}
+		} else if slices.Contains(viewed, deref(vm.Name)) {
+			v := vmViews[deref(vm.Name)]
+			if v.gone {
+				continue // deleted since it was listed
+			}
+			iv = v.view
 		}
-		if iv, ok := views[id]; ok && vm.Properties != nil {
+		if iv != nil && vm.Properties != nil {
 			pr := *vm.Properties
 			pr.InstanceView = iv
 			v := *vm
 			v.Properties = &pr
 			vm = &v
 		}
-		var st map[string]*string
-		if vm.Properties != nil && vm.Properties.VirtualMachineScaleSet != nil && vm.Properties.VirtualMachineScaleSet.ID != nil {
-			st = setTags[strings.ToLower(*vm.Properties.VirtualMachineScaleSet.ID)]
-		}
 		out = append(out, p.machine(vm, st, addrs))
 	}
+	p.setGroupHint(rg, groupHint{sets: withVMs, vms: viewed})
 	return out, nil
 }
 
@@ -139,45 +407,21 @@ func filterRegions(f provider.Filter) []string {
 	return f.Regions
 }
 
-// setViews fetches the instance views (power states) of a group's scale
-// set VMs, which ARM puts in a VM list only when it is filtered by scale
-// set: one list per set that has VMs, paged, at most four sets at once. It
-// runs while the group's other lists run.
-func (p *Provider) setViews(ctx context.Context, rg string, sets []*armcompute.VirtualMachineScaleSet) (map[string]*armcompute.VirtualMachineInstanceView, error) {
-	views := map[string]*armcompute.VirtualMachineInstanceView{}
+// setsWithVMs are the IDs of the sets whose capacity is not zero.
+func setsWithVMs(sets []*armcompute.VirtualMachineScaleSet) []string {
 	var ids []string
 	for _, s := range sets {
 		if s.ID != nil && (s.SKU == nil || s.SKU.Capacity == nil || *s.SKU.Capacity > 0) {
 			ids = append(ids, *s.ID)
 		}
 	}
-	var mu sync.Mutex
-	err := parallel(len(ids), 4, func(i int) error {
-		got, err := p.listVMsExpanded(ctx, rg, ids[i])
-		if isNotFound(err) {
-			return nil // the set went since it was listed
-		}
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, vm := range got {
-			if vm.ID != nil && vm.Properties != nil && vm.Properties.InstanceView != nil {
-				views[strings.ToLower(*vm.ID)] = vm.Properties.InstanceView
-			}
-		}
-		return nil
-	})
-	return views, err
+	return ids
 }
 
-// standaloneViews adds to views the instance views of a group's standalone
-// VMs (the head, and a failed-over head's leftovers): one GET each with
-// $expand=instanceView, at most four at once. VMs being created or deleted
-// need none, their provisioning state says enough. It returns the VMs
-// deleted since they were listed.
-func (p *Provider) standaloneViews(ctx context.Context, rg string, vms []*armcompute.VirtualMachine, views map[string]*armcompute.VirtualMachineInstanceView) (map[string]bool, error) {
+// viewedVMs are the names of a group's standalone VMs (the head, and a
+// failed-over head's leftovers) whose power state is asked for: VMs being
+// created or deleted need none, their provisioning state says enough.
+func viewedVMs(vms []*armcompute.VirtualMachine) []string {
 	var names []string
 	for _, vm := range vms {
 		if vm.Properties == nil || vm.Name == nil || vm.Properties.VirtualMachineScaleSet != nil {
@@ -189,30 +433,61 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, vms []*armcom
 		}
 		names = append(names, *vm.Name)
 	}
-	gone := map[string]bool{}
-	var mu sync.Mutex
-	err := parallel(len(names), 4, func(i int) error {
+	return names
+}
+
+// setViews fetches the instance views (power states) of scale set VMs,
+// which ARM puts in a VM list only when it is filtered by scale set: one
+// list per set, paged, as many at once as sem lets. A set gone since (404)
+// gets nothing; other errors go to got and end the fetching.
+func (p *Provider) setViews(ctx context.Context, rg string, ids []string, sem chan struct{}, got func(id string, vms []*armcompute.VirtualMachine, err error)) error {
+	return parallelIn(len(ids), sem, func(i int) error {
+		vms, err := p.listVMsExpanded(ctx, rg, ids[i])
+		if isNotFound(err) {
+			return nil // the set went since it was listed
+		}
+		got(ids[i], vms, err)
+		return err
+	})
+}
+
+// vmView is a standalone VM's instance view, or that it is gone.
+type vmView struct {
+	view *armcompute.VirtualMachineInstanceView
+	gone bool
+}
+
+// standaloneViews GETs standalone VMs with $expand=instanceView, as many
+// at once as sem lets, and hands each answer to got (gone for a 404:
+// deleted since it was listed).
+func (p *Provider) standaloneViews(ctx context.Context, rg string, names []string, sem chan struct{}, got func(name string, v vmView, err error)) error {
+	return parallelIn(len(names), sem, func(i int) error {
 		vm, err := p.c.vms.Get(ctx, rg, names[i], &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesInstanceView)})
-		mu.Lock()
-		defer mu.Unlock()
 		switch {
 		case isNotFound(err):
-			gone[strings.ToLower(p.groupID(rg)+"/providers/Microsoft.Compute/virtualMachines/"+names[i])] = true
+			got(names[i], vmView{gone: true}, nil)
 		case err != nil:
-			return classify("VirtualMachines.Get", err)
-		case vm.ID != nil && vm.Properties != nil && vm.Properties.InstanceView != nil:
-			views[strings.ToLower(*vm.ID)] = vm.Properties.InstanceView
+			err = classify("VirtualMachines.Get", err)
+			got(names[i], vmView{}, err)
+			return err
+		case vm.Properties != nil:
+			got(names[i], vmView{view: slimVM(&vm.VirtualMachine).Properties.InstanceView}, nil)
+		default:
+			got(names[i], vmView{}, nil)
 		}
 		return nil
 	})
-	return gone, err
 }
 
 // parallel runs f(0..n-1), at most limit at once, and returns the first
 // error.
 func parallel(n, limit int, f func(i int) error) error {
+	return parallelIn(n, make(chan struct{}, limit), f)
+}
+
+// parallelIn is parallel with a semaphore shared with other callers.
+func parallelIn(n int, sem chan struct{}, f func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -233,11 +508,18 @@ func parallel(n, limit int, f func(i int) error) error {
 }
 
 // addresses maps a group's VMs to their private and public IPs, listing
-// its NICs and public IPs at once.
+// its NICs and public IPs at once. Each page is boiled down as it comes
+// (a NIC to its VM, first private address and public address IDs; a
+// public IP to its address): a listed NIC decodes into far more than that, and a
+// cluster of thousands has a NIC per VM.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
+	type nicAddr struct {
+		vm, private string
+		publicIDs   []string
+	}
 	var (
-		nics   []*armnetwork.Interface
-		ips    []*armnetwork.PublicIPAddress
+		nics   []nicAddr
+		public = map[string]string{} // public IP ID -> address
 		nicErr error
 		ipErr  error
 		wg     sync.WaitGroup
@@ -252,7 +534,24 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 				nicErr = classify("NetworkInterfaces.List", err)
 				return
 			}
-			nics = append(nics, page.Value...)
+			for _, nic := range page.Value {
+				if nic == nil || nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
+					continue
+				}
+				a := nicAddr{vm: strings.ToLower(*nic.Properties.VirtualMachine.ID)}
+				for _, ip := range nic.Properties.IPConfigurations {
+					if ip == nil || ip.Properties == nil {
+						continue
+					}
+					if a.private == "" && ip.Properties.PrivateIPAddress != nil {
+						a.private = *ip.Properties.PrivateIPAddress
+					}
+					if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil {
+						a.publicIDs = append(a.publicIDs, strings.ToLower(*pub.ID))
+					}
+				}
+				nics = append(nics, a)
+			}
 		}
 	}()
 	go func() {
@@ -264,7 +563,11 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 				ipErr = classify("PublicIPAddresses.List", err)
 				return
 			}
-			ips = append(ips, page.Value...)
+			for _, ip := range page.Value {
+				if ip != nil && ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
+					public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
+				}
+			}
 		}
 	}()
 	wg.Wait()
@@ -274,31 +577,18 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 	if ipErr != nil {
 		return nil, ipErr
 	}
-	public := map[string]string{} // public IP ID -> address
-	for _, ip := range ips {
-		if ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
-			public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
+	out := make(map[string]addresses, len(nics))
+	for _, n := range nics {
+		a := out[n.vm]
+		if a.private == "" {
+			a.private = n.private
 		}
-	}
-	out := map[string]addresses{}
-	for _, nic := range nics {
-		if nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
-			continue
-		}
-		vm := strings.ToLower(*nic.Properties.VirtualMachine.ID)
-		a := out[vm]
-		for _, ip := range nic.Properties.IPConfigurations {
-			if ip.Properties == nil {
-				continue
-			}
-			if a.private == "" && ip.Properties.PrivateIPAddress != nil {
-				a.private = *ip.Properties.PrivateIPAddress
-			}
-			if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil && a.public == "" {
-				a.public = public[strings.ToLower(*pub.ID)]
+		for _, id := range n.publicIDs {
+			if a.public == "" {
+				a.public = public[id]
 			}
 		}
-		out[vm] = a
+		out[n.vm] = a
 	}
 	return out, nil
 }

@@ -42,7 +42,8 @@ const (
 // with its role on the group. Every step is a PUT by name, so Prepare is
 // idempotent; a process does it once per cluster and location (each run of
 // burst again, which also brings the NSG up to the caller's current
-// address). It also makes the cluster's SSH key.
+// address). It also makes the cluster's SSH key. Up to four locations are
+// prepared at once.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(); err != nil {
 		return err
@@ -50,12 +51,12 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	if _, err := p.publicKey(req.Cluster); err != nil {
 		return err
 	}
-	for _, loc := range dedupe(req.Regions) {
-		if err := p.ensureRegion(ctx, req.Cluster, loc, req.Tags); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Locations are independent of each other: they are prepared at once,
+	// and the error is the first location's, in the request's order.
+	locs := dedupe(req.Regions)
+	return parallel(len(locs), 4, func(i int) error {
+		return p.ensureRegion(ctx, req.Cluster, locs[i], req.Tags)
+	})
 }
 
 func dedupe(ss []string) []string {
@@ -121,15 +122,28 @@ func (p *Provider) ensureRegion(ctx context.Context, cluster, location string, t
 	return p.prepareRegion(ctx, cluster, location, tags)
 }
 
+// prepareRegion PUTs the group (while the caller's address is looked up,
+// which against Azure is a call to an echo service), then, at once, the
+// two chains that need the group and nothing of each other: NSG ->
+// virtual network (its subnet names the NSG) and identity -> role
+// assignment (it names the identity's principal).
 func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, tags map[string]string) error {
 	rg := resourceGroup(cluster, location)
 	gt := p.groupTags(cluster, tags)
-	if _, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil); err != nil {
+	var (
+		cidrs   []string
+		cidrErr error
+		lookup  sync.WaitGroup
+	)
+	lookup.Add(1)
+	go func() { defer lookup.Done(); cidrs, cidrErr = p.callerCIDRs(ctx) }()
+	_, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil)
+	lookup.Wait()
+	if err != nil {
 		return classify("ResourceGroups.CreateOrUpdate", err)
 	}
-	cidrs, err := p.callerCIDRs(ctx)
-	if err != nil {
-		return err
+	if cidrErr != nil {
+		return cidrErr
 	}
 	var wg sync.WaitGroup
 	var netErr, idErr error
@@ -183,27 +197,32 @@ func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location str
 			rule("burst-dask", 110, fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)),
 		},
 	}}
-	np, err := p.c.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(cluster), nsg, nil)
+	// The virtual network waits for the NSG's operation to succeed (Azure
+	// refuses a subnet naming an NSG still being provisioned), but not for
+	// a GET of the NSG after it: its ID is known by name, and nothing else
+	// of it is needed (settle).
+	var first *http.Response
+	np, err := p.c.nsgs.BeginCreateOrUpdate(capture(ctx, &first), rg, nsgName(cluster), nsg, nil)
 	if err != nil {
 		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
 	}
-	nsgRes, err := wait(ctx, p, np)
-	if err != nil {
+	if err := settle(ctx, p, np, first); err != nil {
 		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
 	}
 	vnet := armnetwork.VirtualNetwork{Location: to.Ptr(location), Tags: tags, Properties: &armnetwork.VirtualNetworkPropertiesFormat{
 		AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: to.SliceOfPtrs(vnetPrefix)},
 		Subnets: []*armnetwork.Subnet{{Name: to.Ptr(subnetName), Properties: &armnetwork.SubnetPropertiesFormat{
 			AddressPrefix:         to.Ptr(subnetPrefix),
-			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: nsgRes.ID},
+			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: to.Ptr(p.nsgID(rg, cluster))},
 			DefaultOutboundAccess: to.Ptr(true),
 		}}},
 	}}
-	vp, err := p.c.vnets.BeginCreateOrUpdate(ctx, rg, vnetName(cluster), vnet, nil)
+	first = nil
+	vp, err := p.c.vnets.BeginCreateOrUpdate(capture(ctx, &first), rg, vnetName(cluster), vnet, nil)
 	if err != nil {
 		return classify("VirtualNetworks.CreateOrUpdate", err)
 	}
-	if _, err := wait(ctx, p, vp); err != nil {
+	if err := settle(ctx, p, vp, first); err != nil {
 		return classify("VirtualNetworks.CreateOrUpdate", err)
 	}
 	return nil
@@ -264,6 +283,10 @@ func (p *Provider) groupID(rg string) string {
 
 func (p *Provider) identityID(rg, cluster string) string {
 	return p.groupID(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + identityName(cluster)
+}
+
+func (p *Provider) nsgID(rg, cluster string) string {
+	return p.groupID(rg) + "/providers/Microsoft.Network/networkSecurityGroups/" + nsgName(cluster)
 }
 
 func (p *Provider) subnetID(rg, cluster string) string {
@@ -359,19 +382,31 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 // in a group), waits until they are gone, and removes the SSH key.
 // Already-gone groups are not an error; a delete something blocks is
 // retried (see deleteGroup).
+//
+// The role assignments of the groups this process already knows are the
+// cluster's (it prepared them, or its last listing found them: see hints)
+// are deleted while the group list runs: each is the cluster identity's
+// own, named from the cluster, group and role, so deleting it is down's
+// work whatever the list then says (it is gone with the group anyway, or
+// 404 if the group is). A group is deleted only once the list has it and
+// its assignment is gone.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(); err != nil {
 		return err
 	}
+	early := p.deleteRoles(ctx, cluster, p.knownGroups(cluster, regions))
 	groups, err := p.clusterGroups(ctx, cluster, regions)
 	if err != nil {
+		early.wait()
 		return err
 	}
 	names := make([]string, len(groups))
 	for i, g := range groups {
 		names[i] = *g.Name
 	}
-	if err := p.deleteGroups(ctx, cluster, names); err != nil {
+	err = p.deleteGroups(ctx, cluster, names, early)
+	early.wait()
+	if err != nil {
 		return err
 	}
 	if len(regions) == 0 {
@@ -380,9 +415,46 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 	return nil
 }
 
+// roleDeletes are role assignment deletes started early, by group.
+type roleDeletes struct {
+	wg   sync.WaitGroup
+	done map[string]*lookup[struct{}]
+}
+
+// deleteRoles starts deleting the cluster's role assignments on groups.
+func (p *Provider) deleteRoles(ctx context.Context, cluster string, groups []string) *roleDeletes {
+	rd := &roleDeletes{done: map[string]*lookup[struct{}]{}}
+	for _, rg := range groups {
+		l := &lookup[struct{}]{done: make(chan struct{})}
+		rd.done[rg] = l
+		rd.wg.Add(1)
+		go func() {
+			defer rd.wg.Done()
+			defer close(l.done)
+			l.err = p.deleteRole(ctx, cluster, rg)
+		}()
+	}
+	return rd
+}
+
+func (rd *roleDeletes) wait() {
+	if rd != nil {
+		rd.wg.Wait()
+	}
+}
+
+// of is the early delete of a group's assignment, or nil.
+func (rd *roleDeletes) of(rg string) *lookup[struct{}] {
+	if rd == nil {
+		return nil
+	}
+	return rd.done[rg]
+}
+
 // deleteGroups deletes a cluster's groups at once, and forgets that this
-// process prepared them.
-func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []string) error {
+// process prepared them. early holds role assignment deletes already
+// started (nil: none).
+func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []string, early *roleDeletes) error {
 	errs := make([]error, len(groups))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -392,10 +464,11 @@ func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []st
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = p.deleteGroup(ctx, cluster, rg)
+			errs[i] = p.deleteGroup(ctx, cluster, rg, early.of(rg))
 		}()
 	}
 	wg.Wait()
+	p.forgetGroups(cluster, groups)
 	p.mu.Lock()
 	for k := range p.prepared {
 		if c, loc, _ := strings.Cut(k, "/"); c == cluster && slices.Contains(groups, resourceGroup(cluster, loc)) {
@@ -407,15 +480,29 @@ func (p *Provider) deleteGroups(ctx context.Context, cluster string, groups []st
 }
 
 // deleteGroup removes a cluster's group: the identity's role assignment
-// first (so nothing of it outlives the group in the directory), then the
-// group and everything in it, waiting until it is gone. A delete that
-// something in the group blocks for now (a VM still being deleted, another
-// operation in progress: see blocked) is tried again, backing off from 2
-// to 30 seconds, until ctx ends.
-func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
+// first, then the group and everything in it, waiting until it is gone. A
+// delete that something in the group blocks for now (a VM still being
+// deleted, another operation in progress: see blocked) is tried again,
+// backing off from 2 to 30 seconds, until ctx ends. roleDone, when given,
+// is the assignment's delete already under way: the first try waits for
+// it instead of making its own.
+//
+// Why the assignment goes first, and not beside the group's delete: it is
+// an extension resource addressed under the group's scope
+// (/subscriptions/S/resourceGroups/G/providers/Microsoft.Authorization/
+// roleAssignments/GUID), and requests under a group that is gone are
+// answered ResourceGroupNotFound (the simulator does so too). Were Azure
+// to keep the assignment after its group (the simulator removes it with
+// the group; nobody checked that against a live subscription), burst could
+// no longer delete it by that path, and it would count against the
+// subscription's role assignment limit for an identity that no longer
+// exists. Deleting it first costs one call on down's path (Cleanup starts
+// it early where it can); if it fails, the group stays for the next try.
+func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string, roleDone *lookup[struct{}]) error {
 	backoff := 2 * time.Second
 	for {
-		err := p.deleteGroupOnce(ctx, cluster, rg)
+		err := p.deleteGroupOnce(ctx, cluster, rg, roleDone)
+		roleDone = nil
 		if err == nil || !blocked(err) {
 			return err
 		}
@@ -428,9 +515,15 @@ func (p *Provider) deleteGroup(ctx context.Context, cluster, rg string) error {
 	}
 }
 
-func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string) error {
-	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
-		return classify("RoleAssignments.Delete", err)
+func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string, roleDone *lookup[struct{}]) error {
+	var err error
+	if roleDone != nil {
+		_, err = roleDone.get()
+	} else {
+		err = p.deleteRole(ctx, cluster, rg)
+	}
+	if err != nil {
+		return err
 	}
 	poller, err := p.c.groups.BeginDelete(ctx, rg, nil)
 	if err != nil {
@@ -441,6 +534,15 @@ func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string) erro
 	}
 	if _, err := wait(ctx, p, poller); err != nil && !isNotFound(err) {
 		return classify("ResourceGroups.Delete", err)
+	}
+	return nil
+}
+
+// deleteRole deletes the cluster identity's role assignment on a group;
+// one already gone is not an error.
+func (p *Provider) deleteRole(ctx context.Context, cluster, rg string) error {
+	if _, err := p.c.roles.Delete(ctx, p.groupID(rg), p.roleAssignmentName(rg, cluster), nil); err != nil && !isNotFound(err) {
+		return classify("RoleAssignments.Delete", err)
 	}
 	return nil
 }

@@ -45,6 +45,17 @@ var Actions = []string{
 	"Microsoft.Authorization/roleAssignments/delete",
 }
 
+// FallbackActions are the actions of Actions that a normal life does not
+// use: reads of resources burst PUTs and then does not read back (settle:
+// the operation's status says enough), kept because the SDK's poller reads
+// the resource when ARM answers a PUT without Azure-AsyncOperation, or
+// with a status burst cannot read. Dropping them would turn that case into
+// an authorization failure.
+var FallbackActions = []string{
+	"Microsoft.Network/networkSecurityGroups/read",
+	"Microsoft.Network/virtualNetworks/read",
+}
+
 // Policy returns the custom role definition burst needs, in the shape `az
 // role definition create --role-definition @file` reads. Replace
 // {subscriptionId}; assign the role to whoever runs burst. Since it may

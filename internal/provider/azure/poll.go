@@ -2,39 +2,139 @@ package azure
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
+// firstPoll is the pause before an operation's first poll; each later
+// pause doubles, up to PollInterval.
+const firstPoll = 200 * time.Millisecond
+
 // wait polls a long-running operation until it ends and returns its result.
 // The SDK's PollUntilDone refuses a frequency under a second and sleeps on
 // the wall clock; this loop sleeps through the provider's injected Sleep,
-// so tests against the simulator run on its manual clock. Polls start a
-// second apart (many network and identity operations end in a second or
-// two) and back off to PollInterval.
+// so tests against the simulator run on its manual clock.
+//
+// Schedule: the first poll 200 ms after the operation's first answer
+// (NSG, virtual network and identity operations, and a VM whose capacity
+// is there, often end well inside a second), then 0.4, 0.8, 1.6, 3.2 s
+// and PollInterval (5 s) from then on: an operation of minutes costs a
+// poll every 5 s, one of a second costs four or five polls.
+//
+// Retry-After (or retry-after-ms) on an operation's answers is not
+// honoured. A resource provider sets it per kind of operation, not from
+// how far along this one is (a group deletion answers 15 s, as the
+// simulator encodes, whether the group holds nothing or a thousand VMs),
+// so waiting what it says would add up to its value to every operation
+// that ends sooner, several times on up's chain of dependent writes
+// (group, NSG, network, head, workers), while sparing only a few reads.
+// Where the operation is slow anyway, honouring it would change little;
+// where it is fast, it would cost the most. Polls are reads against the
+// subscription's read budget (thousands an hour; this schedule makes at
+// most six in an operation's first six seconds, then one per 5 s), and
+// when ARM wants fewer it answers 429, which throttlePolicy honours with
+// the Retry-After that comes with it.
 func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {
-	d := min(p.opts.PollInterval, time.Second)
+	if err := pollDone(ctx, p, poller, nil); err != nil {
+		var zero T
+		return zero, err
+	}
+	return poller.Result(ctx)
+}
+
+// pollDone polls until the operation ends; seen, when given, sees each
+// poll's answer.
+func pollDone[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], seen func(*http.Response)) error {
+	d := min(p.opts.PollInterval, firstPoll)
 	for !poller.Done() {
 		if err := p.opts.Sleep(ctx, d); err != nil {
-			var zero T
-			return zero, err
+			return err
 		}
 		d = min(2*d, p.opts.PollInterval)
 		resp, err := poller.Poll(ctx)
 		if err != nil {
-			var zero T
-			return zero, err
+			return err
+		}
+		if seen != nil {
+			seen(resp)
 		}
 		// The pipeline has read the body into memory for the poller;
 		// closing it releases nothing the poller still needs.
 		_ = resp.Body.Close()
 	}
-	return poller.Result(ctx)
+	return nil
+}
+
+// capture returns a context that keeps the response of the call made with
+// it in *first: an operation's first answer, for settle.
+func capture(ctx context.Context, first **http.Response) context.Context {
+	return policy.WithCaptureResponse(ctx, first)
+}
+
+// settle waits for a PUT or PATCH operation to end, like wait, and returns
+// only its error: it spares the GET of the resource that the SDK's Result
+// makes once an Azure-AsyncOperation has succeeded. burst needs nothing
+// from that GET where settle is used: the operation's status says whether
+// it succeeded (and, when it did not, carries the error, from which settle
+// builds the same *azcore.ResponseError Result would), and the resource,
+// as the PUT made it, came in the first answer (first, from capture). An
+// operation without Azure-AsyncOperation (a Location or body poller) goes
+// through wait; one whose state settle cannot read is left to Result.
+func settle[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T], first *http.Response) error {
+	if first == nil || first.Header.Get("Azure-AsyncOperation") == "" {
+		_, err := wait(ctx, p, poller)
+		return err
+	}
+	// An operation that ended at its first answer says how in its
+	// provisioning state; else the last poll's status says.
+	state, failure := lroState(first, true)
+	err := pollDone(ctx, p, poller, func(resp *http.Response) { state, failure = lroState(resp, false) })
+	switch {
+	case err != nil:
+		return err
+	case state == "":
+		_, err := poller.Result(ctx)
+		return err
+	}
+	return failure
+}
+
+// lroState reads an operation's state from its first answer (the
+// resource's provisioning state) or from a poll (the status), and the
+// error it failed with.
+func lroState(resp *http.Response, first bool) (string, error) {
+	var r struct {
+		Status     string `json:"status"`
+		Properties struct {
+			ProvisioningState string `json:"provisioningState"`
+		} `json:"properties"`
+	}
+	if !readJSON(resp, &r) {
+		return "", nil
+	}
+	state := r.Status
+	if first {
+		state = r.Properties.ProvisioningState
+	}
+	switch strings.ToLower(state) {
+	case "failed", "canceled", "cancelled":
+		return state, runtime.NewResponseError(resp)
+	}
+	return state, nil
+}
+
+// readJSON decodes a response's body, which the pipeline has kept in
+// memory.
+func readJSON(resp *http.Response, v any) bool {
+	body, err := runtime.Payload(resp)
+	return err == nil && json.Unmarshal(body, v) == nil
 }
 
 // throttlePolicy retries requests ARM throttled (HTTP 429): it waits what

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/plan"
@@ -48,26 +49,93 @@ func (p *Provider) usagesIn(ctx context.Context, location string) (map[string]us
 // (not restricted for this subscription) and the vCPU quota for the whole
 // group: the regional vCPUs and the families of the sizes on demand, the
 // regional Spot vCPUs for Spot. It costs a Resource SKUs and a Usage call
-// per location. When no location fits, the error is ErrQuota naming each
-// location's binding quota (ErrNoCapacity when the sizes are restricted
-// everywhere).
+// per location, all made at once up front (see quotaLookups). When no
+// location fits, the error is ErrQuota naming each location's binding quota
+// (ErrNoCapacity when the sizes are restricted everywhere).
 func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest) error {
 	if err := p.init(); err != nil {
 		return err
 	}
-	usages := map[string]map[string]usage{}
+	var locs []string
 	for _, g := range req.Groups {
 		if g.Count <= 0 || len(g.Offerings) == 0 {
 			continue
 		}
-		if err := p.groupFits(ctx, g, usages); err != nil {
+		for _, o := range g.Offerings {
+			locs = append(locs, o.Region)
+		}
+	}
+	q := p.lookupQuotas(ctx, dedupe(locs))
+	defer q.stop()
+	for _, g := range req.Groups {
+		if g.Count <= 0 || len(g.Offerings) == 0 {
+			continue
+		}
+		if err := p.groupFits(g, q); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Provider) groupFits(ctx context.Context, g plan.Group, usages map[string]map[string]usage) error {
+// quotaLookups are the Resource SKUs and Usage lists of the locations a
+// preflight may look at, all started at once (at most eight calls in
+// flight) instead of one after another. The checks then read them in the
+// order they always did, waiting for each as they need it, so the error a
+// preflight returns, when several calls fail, is the one the first failing
+// call in that order gave, as before. A lookup the checks never reach (a
+// later location, once one fits; the usages of a location whose sizes are
+// all restricted) is a read made for nothing: a call that costs no time
+// beside the others.
+type quotaLookups struct {
+	skus   map[string]*lookup[map[string]skuInfo]
+	usages map[string]*lookup[map[string]usage]
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// lookup is one call's result, ready once done is closed.
+type lookup[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func (l *lookup[T]) get() (T, error) {
+	<-l.done
+	return l.val, l.err
+}
+
+func (p *Provider) lookupQuotas(ctx context.Context, locs []string) *quotaLookups {
+	ctx, cancel := context.WithCancel(ctx)
+	q := &quotaLookups{skus: map[string]*lookup[map[string]skuInfo]{}, usages: map[string]*lookup[map[string]usage]{}, cancel: cancel}
+	sem := make(chan struct{}, 8)
+	start := func(run func()) {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			run()
+		}()
+	}
+	for _, loc := range locs {
+		s := &lookup[map[string]skuInfo]{done: make(chan struct{})}
+		u := &lookup[map[string]usage]{done: make(chan struct{})}
+		q.skus[loc], q.usages[loc] = s, u
+		start(func() { defer close(s.done); s.val, s.err = p.skusIn(ctx, loc) })
+		start(func() { defer close(u.done); u.val, u.err = p.usagesIn(ctx, loc) })
+	}
+	return q
+}
+
+// stop ends the lookups nobody needed and waits for them.
+func (q *quotaLookups) stop() {
+	q.cancel()
+	q.wg.Wait()
+}
+
+func (p *Provider) groupFits(g plan.Group, q *quotaLookups) error {
 	var locs []string
 	for _, o := range g.Offerings {
 		locs = append(locs, o.Region)
@@ -75,7 +143,7 @@ func (p *Provider) groupFits(ctx context.Context, g plan.Group, usages map[strin
 	var reasons []string
 	restricted := true
 	for _, loc := range dedupe(locs) {
-		skus, err := p.skusIn(ctx, loc)
+		skus, err := q.skus[loc].get()
 		if err != nil {
 			return err
 		}
@@ -96,12 +164,9 @@ func (p *Provider) groupFits(ctx context.Context, g plan.Group, usages map[strin
 			continue
 		}
 		restricted = false
-		us, ok := usages[loc]
-		if !ok {
-			if us, err = p.usagesIn(ctx, loc); err != nil {
-				return err
-			}
-			usages[loc] = us
+		us, err := q.usages[loc].get()
+		if err != nil {
+			return err
 		}
 		need := float64(g.Count * avail[0].VCPUs)
 		regional := "cores"

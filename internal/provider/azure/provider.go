@@ -71,9 +71,10 @@ type Options struct {
 	// Now is the clock; Sleep waits between polls and throttle retries.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PollInterval is the pause between polls of a long-running operation
-	// (default 5s; the SDK's PollUntilDone refuses less than 1s, so burst
-	// polls itself).
+	// PollInterval is the longest pause between polls of a long-running
+	// operation (default 5s): the first poll comes 200ms after the
+	// operation's first answer and each pause doubles up to it (the SDK's
+	// PollUntilDone refuses less than 1s, so burst polls itself).
 	PollInterval time.Duration
 	// MaxRetries bounds retries of a throttled (429) request (default 6).
 	MaxRetries int
@@ -97,6 +98,7 @@ type Provider struct {
 	preparing map[string]*sync.Mutex
 	keys      map[string]string // cluster -> authorized_keys line
 	skuCache  map[string]map[string]skuInfo
+	seen      hints
 }
 
 type clients struct {
@@ -144,7 +146,8 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.Images.validate(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{}}, nil
+	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
+		seen: hints{groups: map[string]map[string]string{}, inGroup: map[string]groupHint{}}}, nil
 }
 
 // Name implements provider.Provider.
