@@ -145,6 +145,16 @@ func (c *ctx) resourceGroup() {
 		r, _ = s.m.Resource(KindResourceGroup, lowerID(id))
 		c.reply(http.StatusCreated, rgJSON(r, "Succeeded"), nil)
 	case http.MethodDelete:
+		// ARM force-deletes only VMs and scale sets; any other type is
+		// refused before anything is deleted.
+		if f := c.query("forceDeletionTypes"); f != "" {
+			for _, t := range strings.Split(f, ",") {
+				if !strings.EqualFold(t, "Microsoft.Compute/virtualMachines") && !strings.EqualFold(t, "Microsoft.Compute/virtualMachineScaleSets") {
+					c.fail(errorf(http.StatusBadRequest, "InvalidForceDeletionType", "Force deletion of resource type '%s' is not supported.", t))
+					return
+				}
+			}
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		r, ok := s.resourceGroup(c.rg)

@@ -316,7 +316,14 @@ func TestResourceGroupDelete(t *testing.T) {
 	w := newWire(t)
 	subnet := w.network("rg")
 	w.do(http.MethodPut, sub+"/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/s", scaleSet(subnet, "Standard_D2s_v5", 5, "Delete", nil))
-	a := w.do(http.MethodDelete, sub+"/resourcegroups/rg", nil)
+	before := len(w.s.Live())
+	if r := w.do(http.MethodDelete, sub+"/resourcegroups/rg?forceDeletionTypes=Microsoft.Network/networkInterfaces", nil); r.status != 400 || r.errCode() != "InvalidForceDeletionType" {
+		t.Fatalf("force deletion of NICs: %d %s, want 400 InvalidForceDeletionType", r.status, r.errCode())
+	}
+	if live := w.s.Live(); len(live) != before || before == 0 {
+		t.Fatalf("a refused delete deleted: %d live, %d before", len(live), before)
+	}
+	a := w.do(http.MethodDelete, sub+"/resourcegroups/rg?forceDeletionTypes=Microsoft.Compute/virtualMachines,Microsoft.Compute/virtualMachineScaleSets", nil)
 	if a.status != 202 || a.header.Get("Location") == "" {
 		t.Fatalf("delete: %d %v", a.status, a.header)
 	}

@@ -117,7 +117,9 @@ func TestEngineUpScaleDown(t *testing.T) {
 		t.Errorf("set capacities sum to %d; %d delete-instances calls", total, e.count(setDelete))
 	}
 
-	if _, err := eng.Down(ctx(t), c.Name, []string{azure.Name}); err != nil {
+	e.model.ResetRequests()
+	res, err = eng.Down(ctx(t), c.Name, []string{azure.Name})
+	if err != nil {
 		t.Fatalf("Down: %v", err)
 	}
 	if live := e.sim.Live(); len(live) != 0 {
@@ -125,6 +127,12 @@ func TestEngineUpScaleDown(t *testing.T) {
 	}
 	if leaks := e.model.Leaks(provider.TagCluster); len(leaks) != 0 {
 		t.Errorf("tagged leftovers %v", leaks)
+	}
+	// Down removes the cluster by deleting its group (ClusterRemover): no
+	// VM or scale set is deleted on its own first.
+	if res.Terminated < 11 || e.count(setDelete) != 0 || e.count("Microsoft.Compute/virtualMachines/delete") != 0 || e.count("Microsoft.Resources/subscriptions/resourceGroups/delete") != 1 {
+		t.Errorf("down: terminated %d; %d scale set deletes, %d VM deletes, %d group deletes", res.Terminated,
+			e.count(setDelete), e.count("Microsoft.Compute/virtualMachines/delete"), e.count("Microsoft.Resources/subscriptions/resourceGroups/delete"))
 	}
 }
 

@@ -391,6 +391,24 @@ func (p *Provider) publicIP(ctx context.Context) (string, error) {
 // 404 if the group is). A group is deleted only once the list has it and
 // its assignment is gone.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	return p.removeGroups(ctx, cluster, regions)
+}
+
+// RemoveCluster implements provider.ClusterRemover: deleting the
+// cluster's resource groups (what Cleanup does) takes its VMs and scale
+// sets with them, so down needs no Terminate and no wait before it. It
+// returns once the groups are gone.
+func (p *Provider) RemoveCluster(ctx context.Context, cluster string, regions []string) error {
+	return p.removeGroups(ctx, cluster, regions)
+}
+
+// forceDeletionTypes are the kinds of resource a group deletion deletes
+// without a graceful shutdown.
+const forceDeletionTypes = "Microsoft.Compute/virtualMachines,Microsoft.Compute/virtualMachineScaleSets"
+
+// removeGroups deletes the cluster's resource groups in the regions (all
+// when none), each after the identity's role assignment on it.
+func (p *Provider) removeGroups(ctx context.Context, cluster string, regions []string) error {
 	if err := p.init(); err != nil {
 		return err
 	}
@@ -525,7 +543,10 @@ func (p *Provider) deleteGroupOnce(ctx context.Context, cluster, rg string, role
 	if err != nil {
 		return err
 	}
-	poller, err := p.c.groups.BeginDelete(ctx, rg, nil)
+	// VMs and scale sets still in the group are force-deleted, as
+	// Terminate deletes them: no graceful shutdown for machines that are
+	// going anyway.
+	poller, err := p.c.groups.BeginDelete(ctx, rg, &armresources.ResourceGroupsClientBeginDeleteOptions{ForceDeletionTypes: to.Ptr(forceDeletionTypes)})
 	if err != nil {
 		if isNotFound(err) {
 			return nil
