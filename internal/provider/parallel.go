@@ -9,16 +9,22 @@ import "sync"
 // failed.
 func Parallel(n, limit int, fn func(i int) error) error {
 	if limit < 1 || limit > n {
-		limit = n
+		limit = max(n, 1)
 	}
+	return ParallelIn(n, make(chan struct{}, limit), fn)
+}
+
+// ParallelIn is Parallel with a semaphore (a slot per call in flight)
+// that other callers may share, so several of them together stay within
+// one limit.
+func ParallelIn(n int, sem chan struct{}, fn func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			sem <- struct{}{}
 			defer func() { <-sem }()
 			errs[i] = fn(i)
 		}()

@@ -441,7 +441,7 @@ func viewedVMs(vms []*armcompute.VirtualMachine) []string {
 // list per set, paged, as many at once as sem lets. A set gone since (404)
 // gets nothing; other errors go to got and end the fetching.
 func (p *Provider) setViews(ctx context.Context, rg string, ids []string, sem chan struct{}, got func(id string, vms []*armcompute.VirtualMachine, err error)) error {
-	return parallelIn(len(ids), sem, func(i int) error {
+	return provider.ParallelIn(len(ids), sem, func(i int) error {
 		vms, err := p.listVMsExpanded(ctx, rg, ids[i])
 		if isNotFound(err) {
 			return nil // the set went since it was listed
@@ -461,7 +461,7 @@ type vmView struct {
 // at once as sem lets, and hands each answer to got (gone for a 404:
 // deleted since it was listed).
 func (p *Provider) standaloneViews(ctx context.Context, rg string, names []string, sem chan struct{}, got func(name string, v vmView, err error)) error {
-	return parallelIn(len(names), sem, func(i int) error {
+	return provider.ParallelIn(len(names), sem, func(i int) error {
 		vm, err := p.c.vms.Get(ctx, rg, names[i], &armcompute.VirtualMachinesClientGetOptions{Expand: to.Ptr(armcompute.InstanceViewTypesInstanceView)})
 		switch {
 		case isNotFound(err):
@@ -477,34 +477,6 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, names []strin
 		}
 		return nil
 	})
-}
-
-// parallel runs f(0..n-1), at most limit at once, and returns the first
-// error.
-func parallel(n, limit int, f func(i int) error) error {
-	return parallelIn(n, make(chan struct{}, limit), f)
-}
-
-// parallelIn is parallel with a semaphore shared with other callers.
-func parallelIn(n int, sem chan struct{}, f func(i int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs[i] = f(i)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // addresses maps a group's VMs to their private and public IPs, listing

@@ -54,7 +54,7 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	// Locations are independent of each other: they are prepared at once,
 	// and the error is the first location's, in the request's order.
 	locs := dedupe(req.Regions)
-	return parallel(len(locs), 4, func(i int) error {
+	return provider.Parallel(len(locs), 4, func(i int) error {
 		return p.ensureRegion(ctx, req.Cluster, locs[i], req.Tags)
 	})
 }
