@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -705,5 +706,46 @@ func TestDownRemovesAClusterInOneOperation(t *testing.T) {
 	res, err = h.eng.Down(context.Background(), "test", []string{fake.Name})
 	if !errors.Is(err, provider.ErrAuth) || res.Terminated != 0 || len(h.fake.Live("test", "")) != 2 {
 		t.Fatalf("failed removal: %v, terminated %d, live %d", err, res.Terminated, len(h.fake.Live("test", "")))
+	}
+}
+
+// headKiller ends the first head it sees pending, as a reclaim while it
+// starts (or a crashed burst's half-started head) would.
+type headKiller struct {
+	*fake.Provider
+	killed atomic.Bool
+}
+
+func (p *headKiller) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
+	ms, err := p.Provider.Machines(ctx, f)
+	if err != nil || p.killed.Load() {
+		return ms, err
+	}
+	for _, m := range ms {
+		if m.Role == spec.RoleHead && m.State == provider.Pending {
+			p.killed.Store(true)
+			p.Interrupt(m.ID)
+			return p.Provider.Machines(ctx, f)
+		}
+	}
+	return ms, err
+}
+
+func TestHeadThatEndsWhileStartingIsReplaced(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(2))
+	hk := &headKiller{Provider: h.fake}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return hk, nil }
+	res := mustUp(t, h, cluster(2))
+	if !hk.killed.Load() {
+		t.Fatal("the test never ended a head")
+	}
+	heads := 0
+	for _, c := range h.fake.Calls() {
+		if c.Method == "Launch" && strings.Contains(c.Token, "-h-") {
+			heads++
+		}
+	}
+	if heads != 2 || res.Head == nil || res.Workers() != 2 || len(h.fake.Live("test", spec.RoleHead)) != 1 || h.rep.count(progress.TypeWarning) == 0 {
+		t.Fatalf("%d head launches, head %v, %d workers, %d live heads, %d warnings", heads, res.Head, res.Workers(), len(h.fake.Live("test", spec.RoleHead)), h.rep.count(progress.TypeWarning))
 	}
 }

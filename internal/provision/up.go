@@ -112,28 +112,44 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 	}
 
 	var head provider.Machine
-	if len(heads) == 0 {
-		g := pl.Head()
-		if g == nil {
-			return res, fmt.Errorf("plan has no head group")
-		}
-		got, _, causes, err := e.fill(ctx, c, *g, 1, e.launchKey(obs, spec.RoleHead, 1), bootstrap.Config{}, plan.Site{})
-		res.Launched += len(got)
-		if err != nil {
-			return res, err
-		}
-		if len(got) == 0 {
-			return res, &NoCapacityError{Role: spec.RoleHead, Causes: causes}
-		}
-		head = got[0]
-		// A head that failed over to another site takes the cluster there.
-		if pl, err = e.pin(c, pl, head); err != nil {
-			return res, err
-		}
-	} else {
+	if len(heads) > 0 {
 		head = heads[0]
 	}
-	head, err = e.waitHead(ctx, c, head)
+	// A head that ends before it runs (reclaimed while starting, or left
+	// half-started by a burst that was killed) is replaced, a few times at
+	// most.
+	for try := 0; ; try++ {
+		if head.ID == "" {
+			g := pl.Head()
+			if g == nil {
+				return res, fmt.Errorf("plan has no head group")
+			}
+			key := e.launchKey(obs, spec.RoleHead, 1)
+			if try > 0 {
+				key += fmt.Sprintf("/again-%d", try)
+			}
+			got, _, causes, err := e.fill(ctx, c, *g, 1, key, bootstrap.Config{}, plan.Site{})
+			res.Launched += len(got)
+			if err != nil {
+				return res, err
+			}
+			if len(got) == 0 {
+				return res, &NoCapacityError{Role: spec.RoleHead, Causes: causes}
+			}
+			head = got[0]
+			// A head that failed over to another site takes the cluster there.
+			if pl, err = e.pin(c, pl, head); err != nil {
+				return res, err
+			}
+		}
+		head, err = e.waitHead(ctx, c, head)
+		var ended *headEndedError
+		if err == nil || !errors.As(err, &ended) || try+1 >= upRounds {
+			break
+		}
+		e.emit(progress.Event{Type: progress.TypeWarning, Cluster: c.Name, Message: err.Error() + " before it ran; launching another head"})
+		head = provider.Machine{}
+	}
 	if err != nil {
 		return res, err
 	}
@@ -488,6 +504,14 @@ func (e *Engine) pin(c *spec.Cluster, pl *plan.Plan, head provider.Machine) (*pl
 	return np, nil
 }
 
+// headEndedError says the head ended while up waited for it to run.
+type headEndedError struct {
+	ID    string
+	State provider.State
+}
+
+func (e *headEndedError) Error() string { return fmt.Sprintf("the head %s is %s", e.ID, e.State) }
+
 // waitHead waits until the head runs and has an address.
 func (e *Engine) waitHead(ctx context.Context, c *spec.Cluster, head provider.Machine) (provider.Machine, error) {
 	if head.State == provider.Running && head.PrivateIP != "" {
@@ -513,7 +537,7 @@ func (e *Engine) waitHead(ctx context.Context, c *spec.Cluster, head provider.Ma
 					return m, nil
 				}
 				if !m.State.Live() && m.State != "" {
-					return m, fmt.Errorf("the head %s is %s", m.ID, m.State)
+					return m, &headEndedError{ID: m.ID, State: m.State}
 				}
 			}
 		}
