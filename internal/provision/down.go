@@ -77,11 +77,7 @@ func (e *Engine) removeClusters(ctx context.Context, cluster string, names []str
 			return err
 		}
 		ms := machines[name]
-		ids := make([]string, len(ms))
-		for j, m := range ms {
-			ids[j] = m.ID
-		}
-		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(ms), IDs: ids,
+		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(ms), IDs: machineIDs(ms),
 			Message: fmt.Sprintf("removing cluster %s from %s (%s)", cluster, name, plural(len(ms), "machine"))})
 		rm := p.(provider.ClusterRemover)
 		if err := e.retry(ctx, cluster, "removing the cluster from "+name, func() error { return rm.RemoveCluster(ctx, cluster, nil) }); err != nil {
@@ -168,15 +164,20 @@ func (e *Engine) terminate(ctx context.Context, cluster string, ms []provider.Ma
 			return err
 		}
 		batch := byProvider[name]
-		ids := make([]string, len(batch))
-		for i, m := range batch {
-			ids[i] = m.ID
-		}
-		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(batch), IDs: ids,
+		e.emit(progress.Event{Type: progress.TypeTerminate, Cluster: cluster, Provider: name, Count: len(batch), IDs: machineIDs(batch),
 			Message: fmt.Sprintf("terminating %s on %s (%s)", plural(len(batch), "machine"), name, why)})
 		if err := e.retry(ctx, cluster, "terminating on "+name, func() error { return p.Terminate(ctx, batch) }); err != nil {
 			return fmt.Errorf("%s: terminate: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// machineIDs returns the machines' IDs, in order.
+func machineIDs(ms []provider.Machine) []string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids
 }

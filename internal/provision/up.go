@@ -439,11 +439,7 @@ func (e *Engine) reportLaunched(cluster string, g plan.Group, name string, ms []
 	if len(ms) == 0 {
 		return
 	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.ID
-	}
-	e.emit(progress.Event{Type: progress.TypeLaunched, Cluster: cluster, Role: string(g.Role), Provider: name, Count: len(ms), IDs: ids,
+	e.emit(progress.Event{Type: progress.TypeLaunched, Cluster: cluster, Role: string(g.Role), Provider: name, Count: len(ms), IDs: machineIDs(ms),
 		InstanceType: ms[0].InstanceType, Zone: ms[0].Zone, Capacity: string(ms[0].Capacity),
 		Message: fmt.Sprintf("launched %s (%s in %s)", plural(len(ms), string(g.Role)), ms[0].InstanceType, orRegion(ms[0]))})
 }
