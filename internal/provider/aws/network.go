@@ -526,17 +526,17 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 }
 
 // cleanupRegion removes a cluster's launch templates, security group and
-// key pair in a region. The launch templates go beside the security
-// group; the key pair (and the private key on this machine) goes only once
-// the group is gone, since a group that cannot go means machines that
-// still run and may need the key.
+// key pair in a region, side by side: the lookups at once, then each
+// deletion as soon as its lookup answers. The private key on this machine
+// goes only once the group is gone, since a group that cannot go means
+// machines that still run and may need the key for SSH. (The key pair in
+// EC2 may go first: instances keep the key they were launched with.)
 func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) error {
 	c, err := p.ec2Client(ctx, region)
 	if err != nil {
 		return err
 	}
 	byTag := []types.Filter{{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}}
-	var kps *ec2.DescribeKeyPairsOutput
 	err = provider.Parallel(3, 0, func(i int) (err error) {
 		switch i {
 		case 0:
@@ -550,20 +550,17 @@ func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) er
 				return p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sgs.SecurityGroups[j].GroupId), p.opts.Now().Add(p.opts.CleanupTimeout))
 			})
 		default:
-			if kps, err = c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag}); err != nil {
+			kps, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag})
+			if err != nil {
 				return classify("DescribeKeyPairs", err)
 			}
-			return nil
+			return provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
+				if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
+					return classify("DeleteKeyPair", err)
+				}
+				return nil
+			})
 		}
-	})
-	if err != nil {
-		return err
-	}
-	err = provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
-		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
-			return classify("DeleteKeyPair", err)
-		}
-		return nil
 	})
 	if err != nil {
 		return err
