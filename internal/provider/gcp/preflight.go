@@ -222,6 +222,7 @@ func (v *quotaView) readRegion(ctx context.Context, r string) (map[string]*compu
 	if err != nil {
 		return nil, err
 	}
+	v.p.noteZones(r, reg)
 	return quotaMap(reg.GetQuotas()), nil
 }
 

@@ -59,6 +59,14 @@ type Provider struct {
 	// under the same endpoint.
 	batchHTTP *http.Client
 	batchURL  string
+
+	// mu guards what the provider learnt while it ran: each region's
+	// zones (zones.go) and how many machines each cluster had at the
+	// last listing or launch (machines.go), which only choose how to
+	// list, never what a listing answers.
+	mu     sync.Mutex
+	zones  map[string][]string
+	expect map[string]int
 }
 
 var (
