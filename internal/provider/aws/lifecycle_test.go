@@ -489,26 +489,36 @@ func TestPrepareAndCleanupRunStrandsSideBySide(t *testing.T) {
 	}
 	after := func(s map[string]span, a, b string) bool { return !s[a].start.Before(s[b].end.Add(-slack)) }
 
+	// After a preflight, which reads the network ahead beside its own
+	// reads: Prepare only creates.
 	od := offering("us-east-1", "m7i.large", "on-demand")
 	groups := []plan.Group{{Role: spec.RoleHead, Count: 1, Capacity: catalog.OnDemand, Offerings: []plan.Offering{od}}}
 	if err := e.p.Preflight(ctx(t), provider.PreflightRequest{Cluster: "side", Groups: groups}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
 		t.Fatal(err)
 	}
 	s := spans()
 	if !overlap(s, "DescribeImages", "GetServiceQuota") || !overlap(s, "GetServiceQuota", "DescribeInstances") {
 		t.Errorf("Preflight: the reads ran one after another: %+v", s)
 	}
-
-	e.model.ResetRequests()
-	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
-		t.Fatal(err)
+	for _, read := range []string{"DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "DescribeKeyPairs"} {
+		if !overlap(s, read, "DescribeImages") {
+			t.Errorf("Prepare's %s did not run beside the preflight: %+v", read, s)
+		}
 	}
-	s = spans()
-	if !overlap(s, "DescribeVpcs", "DescribeKeyPairs") || !overlap(s, "DescribeSubnets", "DescribeSecurityGroups") {
-		t.Errorf("Prepare: independent reads ran one after another: %+v", s)
+	if !after(s, "CreateSecurityGroup", "DescribeSecurityGroups") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") || !after(s, "CreateKeyPair", "DescribeKeyPairs") {
+		t.Errorf("Prepare: created before it knew: %+v", s)
 	}
-	if !after(s, "DescribeSecurityGroups", "DescribeVpcs") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") {
-		t.Errorf("Prepare: the security group strand ran out of order: %+v", s)
+	reads := 0
+	for _, r := range e.model.Requests() {
+		if strings.HasPrefix(r.Action, "Describe") && r.Action != "DescribeImages" && r.Action != "DescribeInstances" {
+			reads++
+		}
+	}
+	if reads != 4 {
+		t.Errorf("%d network reads, want the lookahead's 4 and none again", reads)
 	}
 
 	e.model.ResetRequests()
@@ -531,5 +541,23 @@ func TestPrepareAndCleanupRunStrandsSideBySide(t *testing.T) {
 	}
 	if !after(s, "DeleteKeyPair", "DeleteSecurityGroup") {
 		t.Errorf("Cleanup: the key pair went before the security group: %+v", s)
+	}
+
+	// Prepare on its own: three strands. (A second simulator: the first
+	// provider's clients are made already, so the endpoint change is safe.)
+	alone := newEnv(t, withModel(func(c *cloudsim.Config) { c.Latency = lat }))
+	if err := alone.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
+		t.Fatal(err)
+	}
+	s = map[string]span{}
+	for _, r := range alone.model.Requests() {
+		start := r.Time.Add(-lat)
+		s[r.Action] = span{start, start.Add(r.Duration)}
+	}
+	if !overlap(s, "DescribeVpcs", "DescribeKeyPairs") || !overlap(s, "DescribeSubnets", "DescribeSecurityGroups") {
+		t.Errorf("Prepare: independent reads ran one after another: %+v", s)
+	}
+	if !after(s, "DescribeSecurityGroups", "DescribeVpcs") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") {
+		t.Errorf("Prepare: the security group strand ran out of order: %+v", s)
 	}
 }
