@@ -67,6 +67,13 @@ type Provider struct {
 	mu     sync.Mutex
 	zones  map[string][]string
 	expect map[string]int
+	// netOK and cidrs are what Prepare needs to read before it writes:
+	// the network exists, and the caller's address ranges. Preflight
+	// reads them for the next Prepare (readAhead in network.go), so a
+	// missing network or an undetectable address stops up before anything
+	// is created.
+	netOK bool
+	cidrs []string
 }
 
 var (
@@ -74,6 +81,8 @@ var (
 	_ provider.Preparer    = (*Provider)(nil)
 	_ provider.Preflighter = (*Provider)(nil)
 	_ provider.Limiter     = (*Provider)(nil)
+
+	_ provider.IndependentPreparer = (*Provider)(nil)
 )
 
 // clients are the REST clients burst uses.
