@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Partial responses. Every Google API takes the system parameter `fields`
@@ -154,4 +156,70 @@ func applyMask(b []byte, m maskNode) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(prune(v, m))
+}
+
+// pruneMessage clears, in place, the fields of m that the mask drops, so
+// a masked response is not first encoded whole (a listed instance's
+// startup script is most of it). It does to the message what prune does
+// to its protojson encoding: a field stays when the mask names its JSON
+// name or "*", a map's entries by key or "*", a list's elements each. (A
+// map the mask empties is left out rather than sent as {}: the same to
+// any protobuf client.) It reports whether the result is exact; it is not when it met a
+// well-known type (google.protobuf.*, whose JSON form is not its fields),
+// and then applyMask must still run on the encoding. Either way it only
+// saves the simulator's own CPU: the answer is the same.
+func pruneMessage(m protoreflect.Message, mask maskNode) (exact bool) {
+	if mask == nil {
+		return true
+	}
+	if strings.HasPrefix(string(m.Descriptor().FullName()), "google.protobuf.") {
+		return false
+	}
+	exact = true
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		sub, ok := mask[fd.JSONName()]
+		if !ok {
+			sub, ok = mask["*"]
+		}
+		switch {
+		case !ok:
+			m.Clear(fd)
+		case sub == nil:
+		case fd.IsMap():
+			msgs := fd.MapValue().Kind() == protoreflect.MessageKind
+			mp := v.Map()
+			var drop []protoreflect.MapKey
+			mp.Range(func(k protoreflect.MapKey, e protoreflect.Value) bool {
+				esub, ok := sub[k.String()]
+				if !ok {
+					esub, ok = sub["*"]
+				}
+				if !ok {
+					drop = append(drop, k)
+				} else if msgs && !pruneMessage(e.Message(), esub) {
+					exact = false
+				}
+				return true
+			})
+			for _, k := range drop {
+				mp.Clear(k)
+			}
+		case fd.IsList():
+			if fd.Kind() != protoreflect.MessageKind {
+				break
+			}
+			l := v.List()
+			for i := 0; i < l.Len(); i++ {
+				if !pruneMessage(l.Get(i).Message(), sub) {
+					exact = false
+				}
+			}
+		case fd.Kind() == protoreflect.MessageKind:
+			if !pruneMessage(v.Message(), sub) {
+				exact = false
+			}
+		}
+		return true
+	})
+	return exact
 }

@@ -73,8 +73,14 @@ func parseTerm(s string) (term, error) {
 // match reports whether the fields satisfy every term. A term on a field
 // the resource kind does not have is an error.
 func (f filter) match(fields map[string]string) (bool, error) {
+	return f.matchFunc(func(name string) (string, bool) { v, ok := fields[name]; return v, ok })
+}
+
+// matchFunc is match with the fields looked up by field, which answers
+// whether the resource has the named field and its value.
+func (f filter) matchFunc(field func(name string) (string, bool)) (bool, error) {
 	for _, t := range f {
-		v, ok := fields[t.field]
+		v, ok := field(t.field)
 		if !ok && !strings.HasPrefix(t.field, "labels.") {
 			return false, fmt.Errorf("unknown field %q", t.field)
 		}
@@ -103,18 +109,28 @@ func like(v, pattern string) bool {
 	return v == pattern
 }
 
-// instanceFields are the fields an instance filter may name.
-func instanceFields(in *computepb.Instance) map[string]string {
-	f := map[string]string{
-		"name":                         in.GetName(),
-		"status":                       in.GetStatus(),
-		"zone":                         lastSegment(in.GetZone()),
-		"machineType":                  lastSegment(in.GetMachineType()),
-		"scheduling.provisioningModel": in.GetScheduling().GetProvisioningModel(),
-		"id":                           fmt.Sprint(in.GetId()),
+// instanceField looks up the fields an instance filter may name: in is
+// the stored view, status and labels what GCE shows now.
+func instanceField(in *computepb.Instance, status string, labels map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		switch name {
+		case "name":
+			return in.GetName(), true
+		case "status":
+			return status, true
+		case "zone":
+			return lastSegment(in.GetZone()), true
+		case "machineType":
+			return lastSegment(in.GetMachineType()), true
+		case "scheduling.provisioningModel":
+			return in.GetScheduling().GetProvisioningModel(), true
+		case "id":
+			return fmt.Sprint(in.GetId()), true
+		}
+		if k, ok := strings.CutPrefix(name, "labels."); ok {
+			v, ok := labels[k]
+			return v, ok
+		}
+		return "", false
 	}
-	for k, v := range in.GetLabels() {
-		f["labels."+k] = v
-	}
-	return f
 }

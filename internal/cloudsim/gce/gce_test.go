@@ -15,6 +15,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/burstdev/burst/internal/cloudsim"
@@ -468,5 +469,74 @@ func TestDeadlinesAfterSkippedSweeps(t *testing.T) {
 	e.s.sweep()
 	if n := live(); n != 0 {
 		t.Fatalf("%d machines live after their hour", n)
+	}
+}
+
+// TestPruneMessageMatchesJSONMask: pruning the message before encoding it
+// (what the server does to save its own CPU) answers exactly what masking
+// the whole encoding answers, for listings, operations and masks that
+// select through maps, lists and "*".
+func TestPruneMessageMatchesJSONMask(t *testing.T) {
+	e := newEnv(t, Options{})
+	b := body(3, 3, "e2-standard-2", nil)
+	b.InstanceProperties.Metadata = &computepb.Metadata{Items: []*computepb.Items{{Key: proto.String("startup-script"), Value: proto.String("echo hi")}}}
+	if _, err := e.bulk(t, "us-central1", "", b); err != nil {
+		t.Fatal(err)
+	}
+	e.s.mu.Lock()
+	var views []*computepb.Instance
+	for _, x := range e.s.liveInstances() {
+		v, _ := e.s.view(x.in)
+		views = append(views, v)
+	}
+	e.s.mu.Unlock()
+	agg := &computepb.InstanceAggregatedList{NextPageToken: proto.String("p3"), Items: map[string]*computepb.InstancesScopedList{
+		"zones/us-central1-a": {Instances: views[:2]}, "zones/us-central1-b": {Instances: views[2:]},
+		"zones/us-east1-b": {Warning: &computepb.Warning{Code: proto.String("NO_RESULTS_ON_PAGE")}},
+	}}
+	msgs := []proto.Message{agg, &computepb.InstanceList{Items: views}, e.s.Operations()[0]}
+	masks := []string{
+		"nextPageToken,items/*/instances(name,zone,machineType,status,labels,creationTimestamp," +
+			"scheduling(provisioningModel,preemptible),guestAccelerators(acceleratorType,acceleratorCount)," +
+			"networkInterfaces(networkIP,accessConfigs(natIP)))",
+		"items(*)", "*", "items/*/warning/code", "items/*/instances/metadata/items/value",
+		"name,status,error,warnings", "items/name", "kind,id",
+	}
+	for _, msg := range msgs {
+		for _, raw := range masks {
+			mask, perr := (&maskParser{s: raw}).mask()
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			whole, err := protojson.Marshal(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := applyMask(whole, mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := proto.Clone(msg)
+			if !pruneMessage(m.ProtoReflect(), mask) {
+				t.Fatalf("%s with %q: not exact", msg.ProtoReflect().Descriptor().Name(), raw)
+			}
+			pruned, err := protojson.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What a client decodes from each: the same message. (The
+			// encodings differ only where the mask empties a map: left
+			// out against {}.)
+			got, wantMsg := msg.ProtoReflect().New().Interface(), msg.ProtoReflect().New().Interface()
+			if err := protojson.Unmarshal(pruned, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := protojson.Unmarshal(want, wantMsg); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, wantMsg) {
+				t.Errorf("%s with %q:\npruned %s\nwhole  %s", msg.ProtoReflect().Descriptor().Name(), raw, pruned, want)
+			}
+		}
 	}
 }

@@ -665,21 +665,45 @@ func (s *Server) view(in cloudsim.Instance) (*computepb.Instance, bool) {
 	return out, true
 }
 
+// shown is an instance GCE shows: the model's record, the stored GCE
+// view and its status now. Listings filter and sort these and build the
+// full view (a copy) only of the page they return.
+type shown struct {
+	in     cloudsim.Instance
+	base   *computepb.Instance
+	status string
+}
+
 // liveInstances returns the instances GCE shows, in zone and name order.
 // The caller holds s.mu.
-func (s *Server) liveInstances() []*computepb.Instance {
-	var out []*computepb.Instance
+func (s *Server) liveInstances() []shown {
+	var out []shown
 	for _, in := range s.m.Instances(nil) {
-		if v, ok := s.view(in); ok {
-			out = append(out, v)
+		base, ok := s.instances[in.ID]
+		if !ok {
+			continue
+		}
+		if st, ok := gceStatus(in.State); ok {
+			out = append(out, shown{in: in, base: base, status: st})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetZone() != out[j].GetZone() {
-			return out[i].GetZone() < out[j].GetZone()
+		if out[i].base.GetZone() != out[j].base.GetZone() {
+			return out[i].base.GetZone() < out[j].base.GetZone()
 		}
-		return out[i].GetName() < out[j].GetName()
+		return out[i].base.GetName() < out[j].base.GetName()
 	})
+	return out
+}
+
+// views are the GCE views of listed instances. The caller holds s.mu.
+func (s *Server) views(l []shown) []*computepb.Instance {
+	out := make([]*computepb.Instance, 0, len(l))
+	for _, x := range l {
+		if v, ok := s.view(x.in); ok {
+			out = append(out, v)
+		}
+	}
 	return out
 }
 
@@ -713,14 +737,16 @@ func page[T any](r *http.Request, items []T) ([]T, string, *apiError) {
 	return items[start:end], next, nil
 }
 
-func (s *Server) filtered(r *http.Request) ([]*computepb.Instance, *apiError) {
+// filtered is what the request's filter selects of the instances GCE
+// shows, in zone and name order. The caller holds s.mu.
+func (s *Server) filtered(r *http.Request) ([]shown, *apiError) {
 	f, err := parseFilter(r.URL.Query().Get("filter"))
 	if err != nil {
 		return nil, invalid("Invalid value for field 'filter': '%s'. %v", r.URL.Query().Get("filter"), err)
 	}
-	var out []*computepb.Instance
+	var out []shown
 	for _, in := range s.liveInstances() {
-		ok, err := f.match(instanceFields(in))
+		ok, err := f.matchFunc(instanceField(in.base, in.status, in.in.Tags))
 		if err != nil {
 			return nil, invalid("Invalid value for field 'filter': %v", err)
 		}
@@ -744,7 +770,7 @@ func (s *Server) aggregatedInstances(r *http.Request) (proto.Message, *apiError)
 	}
 	out := &computepb.InstanceAggregatedList{Kind: proto.String("compute#instanceAggregatedList"), Id: proto.String("projects/" + s.opts.Project + "/aggregated/instances"),
 		Items: map[string]*computepb.InstancesScopedList{}, SelfLink: proto.String(s.base() + "/aggregated/instances")}
-	for _, in := range items {
+	for _, in := range s.views(items) {
 		k := "zones/" + lastSegment(in.GetZone())
 		if out.Items[k] == nil {
 			out.Items[k] = &computepb.InstancesScopedList{}
@@ -754,7 +780,7 @@ func (s *Server) aggregatedInstances(r *http.Request) (proto.Message, *apiError)
 	if next != "" {
 		out.NextPageToken = proto.String(next)
 	}
-	return out, nil
+	return fresh{out}, nil
 }
 
 func (s *Server) listInstances(r *http.Request) (proto.Message, *apiError) {
@@ -768,16 +794,16 @@ func (s *Server) listInstances(r *http.Request) (proto.Message, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	all = slices.DeleteFunc(all, func(in *computepb.Instance) bool { return lastSegment(in.GetZone()) != zone })
+	all = slices.DeleteFunc(all, func(in shown) bool { return lastSegment(in.base.GetZone()) != zone })
 	items, next, e := page(r, all)
 	if e != nil {
 		return nil, e
 	}
-	out := &computepb.InstanceList{Kind: proto.String("compute#instanceList"), Items: items}
+	out := &computepb.InstanceList{Kind: proto.String("compute#instanceList"), Items: s.views(items)}
 	if next != "" {
 		out.NextPageToken = proto.String(next)
 	}
-	return out, nil
+	return fresh{out}, nil
 }
 
 // lookup finds an instance by zone and name. The caller holds s.mu.

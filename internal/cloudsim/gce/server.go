@@ -202,6 +202,14 @@ func or(s, def string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, m proto.Message, mask maskNode) {
+	if f, ok := m.(fresh); ok {
+		m = f.Message
+	} else if mask != nil {
+		m = proto.Clone(m) // handlers may answer with what the server stores
+	}
+	if pruneMessage(m.ProtoReflect(), mask) {
+		mask = nil // already applied
+	}
 	b, err := protojson.Marshal(m)
 	if err == nil {
 		b, err = applyMask(b, mask)
@@ -230,6 +238,10 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(body)
 }
+
+// fresh marks a handler's answer as built for this response alone, so
+// writeJSON may prune it in place rather than copy it first.
+type fresh struct{ proto.Message }
 
 // handler is one API method's implementation: it returns the response
 // message or an error to answer.

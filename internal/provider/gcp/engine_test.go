@@ -3,7 +3,10 @@ package gcp
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +127,100 @@ func TestEngineQuotaFailsBeforeSpending(t *testing.T) {
 	}
 	if n := e.model.Count("compute.regionInstances.bulkInsert") + e.model.Count("compute.firewalls.insert"); n != 0 {
 		t.Errorf("%d create calls before the quota error", n)
+	}
+}
+
+// TestEngineNetworkFailsBeforeSpending: the provider prepares beside the
+// head's launch (Independent), so what Prepare must read first is read by
+// preflight: a missing network or an address that cannot be detected
+// stops up before any create call.
+func TestEngineNetworkFailsBeforeSpending(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		breakIt func(*simEnv)
+		want    string
+	}{
+		{"no network", func(e *simEnv) { e.srv.RemoveNetwork("default") }, "gcp.network"},
+		{"no address", func(e *simEnv) { e.p.opts.IPDetectURL = "http://127.0.0.1:1/nothing-listens-here" }, "gcp.allowed_cidrs"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSim(t)
+			eng, cat := engineFor(t, e)
+			c := cluster("nonet", 2, spec.OnDemand)
+			pl, err := plan.Make(c, cat, plan.Options{Now: e.clock.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.breakIt(e)
+			_, err = eng.Up(ctxT(t), c, pl, provision.WaitMachines)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(provider.KindOf(err), provider.ErrInvalid) {
+				t.Fatalf("Up: %v, want an invalid-request error naming %s", err, tt.want)
+			}
+			if n := e.model.Count("compute.regionInstances.bulkInsert") + e.model.Count("compute.firewalls.insert") + e.model.Count("compute.firewalls.delete"); n != 0 {
+				t.Errorf("%d write calls before the error", n)
+			}
+		})
+	}
+}
+
+// TestEnginePreparesBesideTheHead: the firewall rules are written while
+// the head's launch runs (the engine prepares an independent preparer
+// beside it), and the workers go only after the rules exist. The rules'
+// inserts are held until the head's bulkInsert has arrived (two seconds
+// at most): a provider that prepares before the head fails the test.
+func TestEnginePreparesBesideTheHead(t *testing.T) {
+	e := newSim(t)
+	eng, cat := engineFor(t, e)
+	c := cluster("beside", 3, spec.OnDemand)
+	pl, err := plan.Make(c, cat, plan.Options{Now: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	heldInVain := 0
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/instances/bulkInsert"):
+			once.Do(func() { close(head) })
+		case strings.HasSuffix(r.URL.Path, "/global/firewalls") && r.Method == http.MethodPost:
+			select {
+			case <-head:
+			case <-time.After(2 * time.Second):
+				mu.Lock()
+				heldInVain++
+				mu.Unlock()
+			}
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	opts := e.opts
+	opts.Endpoint = proxy.URL
+	e.p = New(opts)
+	if _, err := eng.Up(ctxT(t), c, pl, provision.WaitMachines); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if heldInVain != 0 {
+		t.Errorf("%d firewall inserts waited in vain for the head's bulkInsert: the head waits for the rules", heldInVain)
+	}
+	// The workers' bulkInsert came after both rules' operations: the
+	// log is in the order calls ended.
+	lastRuleWait, workers, seenBulk := -1, -1, 0
+	for i, r := range e.model.Requests() {
+		switch r.Action {
+		case "compute.globalOperations.wait":
+			lastRuleWait = i
+		case "compute.regionInstances.bulkInsert":
+			if seenBulk++; seenBulk == 2 {
+				workers = i
+			}
+		}
+	}
+	if workers < 0 || lastRuleWait < 0 || workers < lastRuleWait {
+		t.Errorf("the workers' bulkInsert (call %d) ended before the rules' last operation wait (call %d)", workers, lastRuleWait)
 	}
 }

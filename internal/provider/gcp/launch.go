@@ -161,6 +161,11 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// The machines the call made are found by their labels. That listing
+	// starts as soon as GCE has accepted the call, beside the operation's
+	// wait, and is kept only if the finished operation vouches for it
+	// (madeBy); else it is made again after the wait.
+	var early *pendingList
 	op, err := func() (*computepb.Operation, error) {
 		defer func() { <-p.bulk }()
 		if err := p.waitMutation(ctx); err != nil {
@@ -176,15 +181,26 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 		if err != nil {
 			return nil, err
 		}
+		early = p.startList(ctx, req.Cluster, a, tokenHash, idx, n)
 		return p.waitRegion(ctx, a.region, started.Proto())
 	}()
 	if err != nil && op == nil && provider.KindOf(err) != nil {
 		// Refused upfront (no capacity, quota, invalid): nothing was made.
+		if early != nil {
+			early.discard()
+		}
 		return nil, err
 	}
 	// Whatever the operation says, the labels say what exists.
-	made, lerr := p.list(ctx, fmt.Sprintf(`(labels.%s = "%s") (labels.%s = "%s") (labels.%s = "%d")`,
-		provider.TagCluster, req.Cluster, labelToken, tokenHash, labelAttempt, idx))
+	var made []provider.Machine
+	var lerr error
+	if early != nil {
+		made, lerr = early.wait()
+	}
+	if early == nil || lerr != nil || err != nil || !madeBy(op, len(made)) {
+		made, lerr = p.listMade(ctx, req.Cluster, a, tokenHash, idx, n)
+	}
+	p.addExpected(req.Cluster, len(made))
 	if err != nil {
 		return made, err
 	}
@@ -203,6 +219,71 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 			Code: "ZONE_RESOURCE_POOL_EXHAUSTED", Msg: msg}
 	}
 	return made, nil
+}
+
+// listMade lists the machines one attempt made, by their token and
+// attempt labels: one aggregatedList page when the n asked for fit one,
+// else the attempt's zones side by side (listIn).
+func (p *Provider) listMade(ctx context.Context, cluster string, a attempt, tokenHash string, idx, n int) ([]provider.Machine, error) {
+	filter := fmt.Sprintf(`(labels.%s = "%s") (labels.%s = "%s") (labels.%s = "%d")`,
+		provider.TagCluster, cluster, labelToken, tokenHash, labelAttempt, idx)
+	return p.listIn(ctx, filter, []string{a.region}, a.zones, n)
+}
+
+// pendingList is a listMade running in the background.
+type pendingList struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	ms     []provider.Machine
+	err    error
+}
+
+func (p *Provider) startList(ctx context.Context, cluster string, a attempt, tokenHash string, idx, n int) *pendingList {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &pendingList{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.ms, l.err = p.listMade(ctx, cluster, a, tokenHash, idx, n)
+	}()
+	return l
+}
+
+func (l *pendingList) wait() ([]provider.Machine, error) {
+	<-l.done
+	l.cancel()
+	return l.ms, l.err
+}
+
+func (l *pendingList) discard() {
+	l.cancel()
+	<-l.done
+}
+
+// madeBy reports whether a finished bulkInsert operation vouches for a
+// listing of listed machines that started before it finished: it ended
+// without an error, and its per-zone status (GCE's
+// instancesBulkInsertOperationMetadata.perLocationStatus) counts as many
+// machines created (createdVmCount, "count of VMs successfully created so
+// far") as were listed, and none deleted (deletedVmCount, "count of VMs
+// that got deleted during rollback"). A listing made while GCE was still
+// creating would count fewer; an operation without the metadata vouches
+// for nothing.
+func madeBy(op *computepb.Operation, listed int) bool {
+	if op.GetStatus() != computepb.Operation_DONE || op.GetError() != nil {
+		return false
+	}
+	st := op.GetInstancesBulkInsertOperationMetadata().GetPerLocationStatus()
+	if len(st) == 0 {
+		return false
+	}
+	created := 0
+	for _, s := range st {
+		if s.GetDeletedVmCount() != 0 {
+			return false
+		}
+		created += int(s.GetCreatedVmCount())
+	}
+	return created == listed
 }
 
 // waitRegion waits for a regional operation with regionOperations.wait,

@@ -53,8 +53,8 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 		wg     sync.WaitGroup
 		netErr error
 	)
-	wg.Go(func() { netErr = p.checkNetwork(ctx) })
-	cidrs, err := p.callerCIDRs(ctx)
+	wg.Go(func() { netErr = p.networkReady(ctx) })
+	cidrs, err := p.caller(ctx)
 	if err != nil {
 		wg.Wait()
 		if netErr != nil {
@@ -105,6 +105,67 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 		}
 	}
 	return delErr
+}
+
+// Independent implements provider.IndependentPreparer: GCE firewall rules
+// pick the machines they apply to by network tag, and no instance names a
+// rule, so a machine may be launched before its cluster's rules exist (a
+// rule applies to running machines once created) and the rules may go
+// while machines still run. The engine then prepares beside the head's
+// launch and cleans up beside down's deletes. What Prepare must read
+// before it writes (the network, the caller's address) Preflight reads
+// first, so a bad network or address still stops up before anything is
+// created.
+func (p *Provider) Independent() bool { return true }
+
+// Preflight reads what Prepare must know before it writes and leaves the
+// answers for the next Prepare, which takes them (readAhead); a Prepare
+// with none waiting reads them itself, so each run of up sees the network
+// and the caller's address as they are then.
+
+// readAhead reads the network and the caller's address for the next
+// Prepare and returns their errors.
+func (p *Provider) readAhead(ctx context.Context) (netErr, addrErr error) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if netErr = p.checkNetwork(ctx); netErr == nil {
+			p.mu.Lock()
+			p.netOK = true
+			p.mu.Unlock()
+		}
+	})
+	cidrs, addrErr := p.callerCIDRs(ctx)
+	wg.Wait()
+	if addrErr == nil {
+		p.mu.Lock()
+		p.cidrs = cidrs
+		p.mu.Unlock()
+	}
+	return netErr, addrErr
+}
+
+// networkReady is checkNetwork, unless a preflight just found the network.
+func (p *Provider) networkReady(ctx context.Context) error {
+	p.mu.Lock()
+	ok := p.netOK
+	p.netOK = false
+	p.mu.Unlock()
+	if ok {
+		return nil
+	}
+	return p.checkNetwork(ctx)
+}
+
+// caller is callerCIDRs, unless a preflight just read them.
+func (p *Provider) caller(ctx context.Context) ([]string, error) {
+	p.mu.Lock()
+	cidrs := p.cidrs
+	p.cidrs = nil
+	p.mu.Unlock()
+	if cidrs != nil {
+		return cidrs, nil
+	}
+	return p.callerCIDRs(ctx)
 }
 
 // checkNetwork makes sure the configured VPC network exists.

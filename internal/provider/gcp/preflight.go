@@ -44,11 +44,22 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 		wg.Go(func() { imageErrs[i] = p.checkImage(ctx, img) })
 	}
 	q.prefetch(ctx, &wg, firstRegions(req.Groups))
+	// What Prepare reads before it writes, read now: Prepare may run
+	// beside the head's launch (Independent), and a missing network or
+	// an undetectable address must stop up before anything is created.
+	var netErr, addrErr error
+	wg.Go(func() { netErr, addrErr = p.readAhead(ctx) })
 	wg.Wait()
 	for _, err := range imageErrs {
 		if err != nil {
 			return err
 		}
+	}
+	if netErr != nil {
+		return netErr
+	}
+	if addrErr != nil {
+		return addrErr
 	}
 	for _, g := range req.Groups {
 		if g.Count <= 0 || len(g.Offerings) == 0 {
@@ -222,6 +233,7 @@ func (v *quotaView) readRegion(ctx context.Context, r string) (map[string]*compu
 	if err != nil {
 		return nil, err
 	}
+	v.p.noteZones(r, reg)
 	return quotaMap(reg.GetQuotas()), nil
 }
 

@@ -59,6 +59,21 @@ type Provider struct {
 	// under the same endpoint.
 	batchHTTP *http.Client
 	batchURL  string
+
+	// mu guards what the provider learnt while it ran: each region's
+	// zones (zones.go) and how many machines each cluster had at the
+	// last listing or launch (machines.go), which only choose how to
+	// list, never what a listing answers.
+	mu     sync.Mutex
+	zones  map[string][]string
+	expect map[string]int
+	// netOK and cidrs are what Prepare needs to read before it writes:
+	// the network exists, and the caller's address ranges. Preflight
+	// reads them for the next Prepare (readAhead in network.go), so a
+	// missing network or an undetectable address stops up before anything
+	// is created.
+	netOK bool
+	cidrs []string
 }
 
 var (
@@ -66,6 +81,8 @@ var (
 	_ provider.Preparer    = (*Provider)(nil)
 	_ provider.Preflighter = (*Provider)(nil)
 	_ provider.Limiter     = (*Provider)(nil)
+
+	_ provider.IndependentPreparer = (*Provider)(nil)
 )
 
 // clients are the REST clients burst uses.

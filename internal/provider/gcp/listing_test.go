@@ -1,0 +1,198 @@
+package gcp
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/burstdev/burst/internal/catalog"
+	"github.com/burstdev/burst/internal/cloudsim"
+	"github.com/burstdev/burst/internal/cloudsim/gce"
+	"github.com/burstdev/burst/internal/provider"
+)
+
+// TestLaunchListsBesideTheWait: the listing of what a bulkInsert made
+// starts once GCE has accepted the call, not after its operation's wait,
+// and when the finished operation counts as many machines as it found,
+// it is the only listing. The simulator's wait is held until a listing
+// has been answered (for at most two seconds: a launch that lists only
+// after the wait fails the test).
+func TestLaunchListsBesideTheWait(t *testing.T) {
+	e := newSim(t)
+	listed := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	heldUntilListed := true
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/wait") && strings.Contains(r.URL.Path, "/regions/") {
+			select {
+			case <-listed:
+			case <-time.After(2 * time.Second):
+				mu.Lock()
+				heldUntilListed = false
+				mu.Unlock()
+			}
+		}
+		e.srv.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
+			once.Do(func() { close(listed) })
+		}
+	}))
+	t.Cleanup(proxy.Close)
+	opts := e.opts
+	opts.Endpoint = proxy.URL
+	p := New(opts)
+	res, err := p.Launch(ctxT(t), launchRequest("beside", 3, offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)))
+	if err != nil || len(res.Machines) != 3 {
+		t.Fatalf("Launch = %v, %v", res.Machines, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !heldUntilListed {
+		t.Error("the operation's wait was sent, and held, before any listing: the listing waits for the operation")
+	}
+	if n := e.model.Count("compute.instances.aggregatedList"); n != 1 {
+		t.Errorf("%d listings, want 1: the operation counts the 3 machines the first one found", n)
+	}
+}
+
+// TestLaunchListsAgainWhenTheOperationFails: a listing made while the
+// operation ran is not the answer when the operation then fails and GCE
+// rolls its machines back; the launch lists again and reports none.
+func TestLaunchListsAgainWhenTheOperationFails(t *testing.T) {
+	e := newSimServer(t, gce.Options{OperationDelay: 10 * time.Second})
+	e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.regionInstances.bulkInsert" + gce.OperationSuffix, Kind: cloudsim.KindCapacity, Times: 1})
+	res, err := e.p.Launch(ctxT(t), launchRequest("rolled", 3, offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)))
+	if len(res.Machines) != 0 || (err == nil && len(res.Failures) == 0) {
+		t.Fatalf("Launch = %v, failures %v, %v; want no machine and a capacity failure", res.Machines, res.Failures, err)
+	}
+	if n := e.model.Count("compute.instances.aggregatedList"); n != 2 {
+		t.Errorf("%d listings, want 2: one beside the wait, one after the failed operation", n)
+	}
+}
+
+func TestMadeBy(t *testing.T) {
+	op := func(st computepb.Operation_Status, counts ...int32) *computepb.Operation {
+		o := &computepb.Operation{Status: st.Enum()}
+		if len(counts) > 0 {
+			md := &computepb.InstancesBulkInsertOperationMetadata{PerLocationStatus: map[string]*computepb.BulkInsertOperationStatus{}}
+			for i := 0; i+1 < len(counts); i += 2 {
+				md.PerLocationStatus["zones/z"+string(rune('a'+i))] = &computepb.BulkInsertOperationStatus{
+					CreatedVmCount: proto.Int32(counts[i]), DeletedVmCount: proto.Int32(counts[i+1])}
+			}
+			o.InstancesBulkInsertOperationMetadata = md
+		}
+		return o
+	}
+	failed := op(computepb.Operation_DONE, 3, 0)
+	failed.Error = &computepb.Error{Errors: []*computepb.Errors{{Code: proto.String("QUOTA_EXCEEDED")}}}
+	for _, tt := range []struct {
+		name   string
+		op     *computepb.Operation
+		listed int
+		want   bool
+	}{
+		{"done, counts match", op(computepb.Operation_DONE, 2, 0, 3, 0), 5, true},
+		{"done, listed fewer", op(computepb.Operation_DONE, 2, 0, 3, 0), 4, false},
+		{"rolled back", op(computepb.Operation_DONE, 0, 3), 0, false},
+		{"some deleted", op(computepb.Operation_DONE, 3, 1), 3, false},
+		{"still running", op(computepb.Operation_RUNNING, 3, 0), 3, false},
+		{"no metadata", op(computepb.Operation_DONE), 3, false},
+		{"failed", failed, 3, false},
+	} {
+		if got := madeBy(tt.op, tt.listed); got != tt.want {
+			t.Errorf("%s: madeBy = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// spread makes the simulator place a launch over us-central1's zones:
+// per zone room for n machines of the type.
+func spread(e *simEnv, typ string, n int) {
+	for _, z := range e.model.Zones("us-central1") {
+		e.model.SetCapacity(cloudsim.PoolKey{Type: typ, Zone: z, Capacity: string(catalog.OnDemand)}, n)
+	}
+}
+
+// TestMachinesListsZonesSideBySide: with regions named, a cluster of more
+// machines than a page holds is listed zone by zone, side by side, and
+// the answer is the one aggregatedList's pages give; a small one stays
+// one aggregatedList call.
+func TestMachinesListsZonesSideBySide(t *testing.T) {
+	e := newSim(t)
+	spread(e, "e2-standard-2", 200)
+	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
+	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
+		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
+	}
+	if n := e.model.Count("compute.instances.list"); n != 4 {
+		t.Errorf("the launch's listing made %d instances.list calls, want one per zone (4)", n)
+	}
+	want, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big"})
+	if err != nil || len(want) != 700 {
+		t.Fatalf("aggregated listing: %d, %v", len(want), err)
+	}
+	for _, fresh := range []bool{false, true} {
+		p := e.p
+		if fresh {
+			p = New(e.opts) // knows neither the cluster's size nor the region's zones
+		}
+		e.model.ResetRequests()
+		got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("fresh %v: zone listing gave %d machines (%v), want the %d of the aggregated one", fresh, len(got), err, len(want))
+		}
+		agg, zl := e.model.Count("compute.instances.aggregatedList"), e.model.Count("compute.instances.list")
+		switch {
+		case !fresh && (agg != 0 || zl != 4):
+			t.Errorf("after the launch: %d aggregatedList and %d instances.list calls, want 0 and 4", agg, zl)
+		case fresh && (agg != 1 || zl != 4 || e.model.Count("compute.regions.get") != 1):
+			t.Errorf("fresh: %d aggregatedList, %d instances.list, %d regions.get calls, want 1 page, then 4 zones after one regions.get",
+				agg, zl, e.model.Count("compute.regions.get"))
+		}
+	}
+	// Elsewhere, and small clusters: one aggregatedList call.
+	if got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"europe-west1"}}); err != nil || len(got) != 0 {
+		t.Fatalf("europe-west1: %d machines, %v", len(got), err)
+	}
+	if _, err := e.p.Launch(ctxT(t), launchRequest("small", 3, o)); err != nil {
+		t.Fatal(err)
+	}
+	e.model.ResetRequests()
+	if got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "small", Regions: []string{"us-central1"}}); err != nil || len(got) != 3 {
+		t.Fatalf("small: %d machines, %v", len(got), err)
+	}
+	if agg, zl := e.model.Count("compute.instances.aggregatedList"), e.model.Count("compute.instances.list"); agg != 1 || zl != 0 {
+		t.Errorf("small cluster: %d aggregatedList and %d instances.list calls, want 1 and 0", agg, zl)
+	}
+}
+
+// TestZoneListingPages: a zone holding more than a page is read page by
+// page, and a zone listing that fails fails the listing.
+func TestZoneListingPages(t *testing.T) {
+	e := newSim(t)
+	e.setRegionCapacity("e2-standard-2", "us-central1", catalog.OnDemand, 1200)
+	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
+	if res, err := e.p.Launch(ctxT(t), launchRequest("onezone", 1100, o)); err != nil || len(res.Machines) != 1100 {
+		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
+	}
+	e.model.ResetRequests()
+	got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
+	if err != nil || len(got) != 1100 {
+		t.Fatalf("Machines = %d, %v", len(got), err)
+	}
+	if zl := e.model.Count("compute.instances.list"); zl != 6 {
+		t.Errorf("%d instances.list calls, want 3 pages of the full zone and one for each of the 3 others", zl)
+	}
+	e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.list", Kind: cloudsim.KindAuth, Times: 1})
+	if _, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}}); err == nil {
+		t.Fatal("a zone that could not be listed gave no error")
+	}
+}
