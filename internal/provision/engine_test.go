@@ -646,6 +646,26 @@ func TestExistingClusterDoesNotGuess(t *testing.T) {
 }
 
 func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(1))
+	h.eng.defaults()
+	c := cluster(3)
+	pl, err := h.plan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.eng.Up(context.Background(), c, pl, WaitMachines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The workers launch pending: one observation before launching, the
+	// head's wait, one that sees everything running; the result is that
+	// last one.
+	if n := h.fake.CallCount("Machines"); n != 3 || len(res.Machines) != 4 {
+		t.Fatalf("%d listings, %d machines in the result", n, len(res.Machines))
+	}
+}
+
+func TestUpTrustsLaunchesThatSayRunning(t *testing.T) {
 	h := newHarness(t)
 	h.eng.defaults()
 	c := cluster(3)
@@ -657,10 +677,20 @@ func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One observation before launching, one that sees everything running;
-	// the result is that last one.
-	if n := h.fake.CallCount("Machines"); n != 2 || len(res.Machines) != 4 {
-		t.Fatalf("%d listings, %d machines in the result", n, len(res.Machines))
+	// Launch answered with running machines: after the first observation
+	// nothing is listed, and the result is what up launched.
+	if n := h.fake.CallCount("Machines"); n != 1 || len(res.Machines) != 4 || h.rep.count(progress.TypeReady) == 0 {
+		t.Fatalf("%d listings, %d machines in the result, %d ready events", n, len(res.Machines), h.rep.count(progress.TypeReady))
+	}
+	for _, m := range res.Machines {
+		if m.State != provider.Running {
+			t.Fatalf("machine %s is %s", m.ID, m.State)
+		}
+	}
+	// Scaling down: the victims are not in the result.
+	res, err = h.eng.Up(context.Background(), cluster(1), pl, WaitMachines)
+	if err != nil || len(res.Machines) != 2 || res.Workers() != 1 {
+		t.Fatalf("scale down: %v, %d machines", err, len(res.Machines))
 	}
 }
 

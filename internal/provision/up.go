@@ -160,6 +160,10 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 	res.SchedulerAddress, res.DashboardAddress = Addresses(head)
 
 	var partial error
+	// What the engine knows of the cluster now: the head, the workers it
+	// observed and those it launches (less those it ends). If every one of
+	// them is known to run, waiting needs no listing.
+	known := append([]provider.Machine{head}, workers...)
 	switch {
 	case delta > 0:
 		boot := e.bootConfig(c, spec.RoleWorker, head)
@@ -173,9 +177,10 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 			got, _, cs, err := e.fill(ctx, c, g, delta-launched, fmt.Sprintf("%s/%d/%d", key, i, launched), boot, pl.Site)
 			launched += len(got)
 			res.Launched += len(got)
+			known = append(known, got...)
 			causes = append(causes, cs...)
 			if err != nil {
-				return e.finish(ctx, c, res, providers, wait, err)
+				return e.finish(ctx, c, res, providers, wait, err, nil)
 			}
 		}
 		if launched < delta {
@@ -192,8 +197,11 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 			return res, err
 		}
 		res.Terminated += len(victims)
+		known = slices.DeleteFunc(known, func(m provider.Machine) bool {
+			return slices.ContainsFunc(victims, func(v provider.Machine) bool { return v.ID == m.ID })
+		})
 	}
-	return e.finish(ctx, c, res, providers, wait, partial)
+	return e.finish(ctx, c, res, providers, wait, partial, known)
 }
 
 // prepare makes each provider's shared resources, one provider after
@@ -245,11 +253,19 @@ func (e *Engine) prepare(ctx context.Context, c *spec.Cluster, pl *plan.Plan, pr
 
 // finish waits as asked, fills the result from a last observation and
 // returns err (a partial or no-capacity error, or a launch failure).
-func (e *Engine) finish(ctx context.Context, c *spec.Cluster, res *Result, providers []string, wait WaitMode, err error) (*Result, error) {
+// known, if not nil, is every machine the cluster has by what up saw and
+// did: when they are all running (a provider's Launch may say so, having
+// read them after the launch finished) and as many as the spec asks for,
+// they are the wait's answer without another listing.
+func (e *Engine) finish(ctx context.Context, c *spec.Cluster, res *Result, providers []string, wait WaitMode, err error, known []provider.Machine) (*Result, error) {
 	// The wait's last observation is the result, unless time passed
 	// after it (waiting for the scheduler) or there was none.
 	var obs *observation
-	if wait != WaitNone {
+	if wait != WaitNone && err == nil && allRunning(known, 1+c.Workers.Count) {
+		e.emit(progress.Event{Type: progress.TypeWait, Cluster: c.Name, Ready: len(known), Total: len(known), Message: "machines running"})
+		e.emit(progress.Event{Type: progress.TypeReady, Cluster: c.Name, Count: len(known), Message: fmt.Sprintf("%s running", plural(len(known), "machine"))})
+		obs = &observation{all: known}
+	} else if wait != WaitNone {
 		o, werr := e.waitRunning(ctx, c.Name, providers)
 		if werr != nil && err == nil {
 			err = werr
@@ -273,6 +289,19 @@ func (e *Engine) finish(ctx context.Context, c *spec.Cluster, res *Result, provi
 	}
 	res.Machines = obs.live("")
 	return res, err
+}
+
+// allRunning reports whether ms are n machines, each running.
+func allRunning(ms []provider.Machine, n int) bool {
+	if len(ms) != n {
+		return false
+	}
+	for _, m := range ms {
+		if m.State != provider.Running {
+			return false
+		}
+	}
+	return true
 }
 
 // pendingPreflight is a preflight running beside the first observation.

@@ -152,6 +152,10 @@ func scaleCycle(ctx context.Context, cloud string, n int, client string, latency
 				return cur, nil
 			},
 			Unavailable: un, Owner: "bench",
+			// As the CLI's: the spec's regions for up, the regions it
+			// remembers the cluster in for down; both are the one region
+			// the cluster is planned in.
+			Regions: map[string][]string{cloud: c.Regions},
 			Replan: func(c *spec.Cluster, site plan.Site) (*plan.Plan, error) {
 				return plan.Make(c, cat, plan.Options{Unavailable: un, Now: time.Now(), Site: site})
 			},
