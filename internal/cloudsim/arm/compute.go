@@ -900,7 +900,7 @@ func (c *ctx) listScaleSets() {
 	for _, r := range s.m.Resources(KindScaleSet, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID }) {
 		items = append(items, s.setJSON(r.Data.(*setState), ""))
 	}
-	c.page(items)
+	c.pageOf(items)
 }
 
 func (c *ctx) scaleSet() {
@@ -1128,13 +1128,18 @@ func (c *ctx) listVMs() {
 		}
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].name < recs[j].name })
-	var items []any
+	// Only the page's VMs are rendered.
+	type listed struct {
+		rec *vmRecord
+		in  cloudsim.Instance
+	}
+	var vms []listed
 	for _, rec := range recs {
-		if vm, ok := s.vmJSON(rec, expand); ok {
-			items = append(items, vm)
+		if in, ok := s.listedVM(rec); ok {
+			vms = append(vms, listed{rec, in})
 		}
 	}
-	c.page(items)
+	c.page(len(vms), func(i int) any { return s.vmJSONOf(vms[i].rec, vms[i].in, expand) })
 }
 
 func (c *ctx) virtualMachine() {
@@ -1220,10 +1225,21 @@ func (c *ctx) virtualMachine() {
 
 // vmJSON is a VM as ARM shows it; false when the VM is gone.
 func (s *Server) vmJSON(rec *vmRecord, expand bool) (armcompute.VirtualMachine, bool) {
-	in, ok := s.m.Instance(lowerID(rec.id))
-	if !ok || in.State == cloudsim.Terminated {
+	in, ok := s.listedVM(rec)
+	if !ok {
 		return armcompute.VirtualMachine{}, false
 	}
+	return s.vmJSONOf(rec, in, expand), true
+}
+
+// listedVM is a VM's instance in the model, unless it is gone.
+func (s *Server) listedVM(rec *vmRecord) (cloudsim.Instance, bool) {
+	in, ok := s.m.Instance(lowerID(rec.id))
+	return in, ok && in.State != cloudsim.Terminated
+}
+
+// vmJSONOf is a VM as ARM shows it, from its instance in the model.
+func (s *Server) vmJSONOf(rec *vmRecord, in cloudsim.Instance, expand bool) armcompute.VirtualMachine {
 	spec := rec.spec
 	state, power := "Succeeded", "PowerState/running"
 	switch in.State {
@@ -1309,7 +1325,7 @@ func (s *Server) vmJSON(rec *vmRecord, expand bool) (armcompute.VirtualMachine, 
 			{Code: ptr("ProvisioningState/" + strings.ToLower(state))}, {Code: ptr(power)},
 		}}
 	}
-	return vm, true
+	return vm
 }
 
 func orDetach(opt string) string {

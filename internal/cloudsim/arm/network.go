@@ -191,11 +191,8 @@ func (c *ctx) listNetworkChildren() {
 		return
 	}
 	kind := c.ns + "/" + c.typ
-	var items []any
-	for _, r := range s.m.Resources(kind, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID }) {
-		items = append(items, s.networkChildJSON(r))
-	}
-	c.page(items)
+	rs := s.m.Resources(kind, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID })
+	c.page(len(rs), func(i int) any { return s.networkChildJSON(rs[i]) })
 }
 
 func (c *ctx) getNetworkChild() {
