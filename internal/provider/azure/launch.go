@@ -461,27 +461,6 @@ func (p *Provider) listVMsExpanded(ctx context.Context, rg, setID string) ([]*ar
 	}, nil)
 }
 
-// pageVMs lists VMs, slimmed; onPage, when given, sees each page's as it
-// comes.
-func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions, onPage func([]*armcompute.VirtualMachine)) ([]*armcompute.VirtualMachine, error) {
-	var out []*armcompute.VirtualMachine
-	pager := p.c.vms.NewListPager(rg, opts)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, classify("VirtualMachines.List", err)
-		}
-		n := len(out)
-		for _, vm := range page.Value {
-			out = append(out, slimVM(vm))
-		}
-		if onPage != nil {
-			onPage(out[n:])
-		}
-	}
-	return out, nil
-}
-
 // slimVM keeps the parts of a listed VM that burst reads (names, tags,
 // zone, size, priority, creation time, states, scale set) and drops the
 // rest, which the SDK decodes in full: profiles, extensions, identities.

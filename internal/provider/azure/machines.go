@@ -485,63 +485,15 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, names []strin
 // public IP to its address): a listed NIC decodes into far more than that, and a
 // cluster of thousands has a NIC per VM.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
-	type nicAddr struct {
-		vm, private string
-		publicIDs   []string
-	}
 	var (
-		nics   []nicAddr
-		public = map[string]string{} // public IP ID -> address
-		nicErr error
-		ipErr  error
-		wg     sync.WaitGroup
+		nics          []nicAddr
+		public        map[string]string
+		nicErr, ipErr error
+		wg            sync.WaitGroup
 	)
 	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		pager := p.c.nics.NewListPager(rg, nil)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				nicErr = classify("NetworkInterfaces.List", err)
-				return
-			}
-			for _, nic := range page.Value {
-				if nic == nil || nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
-					continue
-				}
-				a := nicAddr{vm: strings.ToLower(*nic.Properties.VirtualMachine.ID)}
-				for _, ip := range nic.Properties.IPConfigurations {
-					if ip == nil || ip.Properties == nil {
-						continue
-					}
-					if a.private == "" && ip.Properties.PrivateIPAddress != nil {
-						a.private = *ip.Properties.PrivateIPAddress
-					}
-					if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil {
-						a.publicIDs = append(a.publicIDs, strings.ToLower(*pub.ID))
-					}
-				}
-				nics = append(nics, a)
-			}
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		pager := p.c.pips.NewListPager(rg, nil)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				ipErr = classify("PublicIPAddresses.List", err)
-				return
-			}
-			for _, ip := range page.Value {
-				if ip != nil && ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
-					public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
-				}
-			}
-		}
-	}()
+	go func() { defer wg.Done(); nics, nicErr = p.listNICs(ctx, rg) }()
+	go func() { defer wg.Done(); public, ipErr = p.listPublicIPs(ctx, rg) }()
 	wg.Wait()
 	if nicErr != nil {
 		return nil, nicErr

@@ -92,6 +92,7 @@ type Provider struct {
 	sub     string
 	sim     bool
 	c       clients
+	raw     *arm.Client // the pipeline lists page through (lists.go)
 
 	mu        sync.Mutex
 	prepared  map[string]bool // cluster + "/" + location
@@ -227,6 +228,9 @@ func (p *Provider) setup() error {
 	p.c.ids, e = armmsi.NewUserAssignedIdentitiesClient(sub, cred, co)
 	add(e)
 	p.c.roles, e = armauthorization.NewRoleAssignmentsClient(sub, cred, co)
+	add(e)
+	// The pipeline the listings page through (lists.go).
+	p.raw, e = arm.NewClient("burst/azure", "v1.0.0", cred, co)
 	add(e)
 	if len(errs) > 0 {
 		return fmt.Errorf("azure: building clients: %w", errs[0])
