@@ -380,7 +380,11 @@ func (p *Provider) deleteVM(ctx context.Context, rg, name string) error {
 	return nil
 }
 
-// launched finds what an earlier Launch with req.Token made.
+// launched finds what an earlier Launch with req.Token made. A group
+// this process created (its PUT was answered 201 Created: it did not
+// exist) is not listed for a token this process has not launched with
+// before: whatever is in it was made since, by this process, under other
+// tokens. A group that existed (200 OK), as after a crash, is listed.
 func (p *Provider) launched(ctx context.Context, req provider.LaunchRequest) (bool, []provider.Machine, error) {
 	found := false
 	var out []provider.Machine
@@ -388,8 +392,18 @@ func (p *Provider) launched(ctx context.Context, req provider.LaunchRequest) (bo
 	for _, o := range req.Offerings {
 		locs = append(locs, o.Region)
 	}
+	p.mu.Lock()
+	again := p.tokens[req.Token]
+	p.tokens[req.Token] = true
+	p.mu.Unlock()
 	for _, loc := range dedupe(locs) {
 		rg := resourceGroup(req.Cluster, loc)
+		p.mu.Lock()
+		fresh := p.fresh[strings.ToLower(rg)]
+		p.mu.Unlock()
+		if fresh && !again {
+			continue
+		}
 		if req.Role == spec.RoleHead {
 			vms, err := p.listVMs(ctx, rg, "")
 			if isNotFound(err) {

@@ -18,6 +18,7 @@ import (
 
 const (
 	setWrite  = "Microsoft.Compute/virtualMachineScaleSets/write"
+	setRead   = "Microsoft.Compute/virtualMachineScaleSets/read"
 	setDelete = "Microsoft.Compute/virtualMachineScaleSets/delete/action"
 	vmWrite   = "Microsoft.Compute/virtualMachines/write"
 	vmDelete  = "Microsoft.Compute/virtualMachines/delete"
@@ -357,6 +358,47 @@ func TestIdempotentAcrossRuns(t *testing.T) {
 	b, err := p2.Launch(ctx(t), h)
 	if err != nil || !slices.Equal(ids(a.Machines), ids(b.Machines)) || e.count(vmWrite) != 1 {
 		t.Fatalf("head retry gave %v (was %v), %d VM writes, %v", ids(b.Machines), ids(a.Machines), e.count(vmWrite), err)
+	}
+}
+
+// TestLaunchInFreshGroup: in a group this provider created (ARM answered
+// its PUT 201 Created), a Launch does not list the group for its token
+// first, unless this provider launched with the token before; a provider
+// that finds the group there (200 OK), as after a crash, lists it and
+// gets the earlier launch's machines.
+func TestLaunchInFreshGroup(t *testing.T) {
+	e := newEnv(t)
+	o := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	prepare(t, e, "fg", "eastus")
+	e.model.ResetRequests()
+	h := launch(t, e, head("fg", "fg-h-1", o))
+	w := launch(t, e, workers("fg", 4, "fg-w-1", o))
+	if n, m := e.count(vmRead), e.count(setRead); n != 1 || m != 0 {
+		t.Errorf("launches into a fresh group made %d VM reads and %d set reads, want 1 (the new set's VMs) and none", n, m)
+	}
+	// The same token again in this process: listed, nothing made.
+	e.model.ResetRequests()
+	again := launch(t, e, workers("fg", 4, "fg-w-1", o))
+	if !slices.Equal(ids(again.Machines), ids(w.Machines)) || e.count(setRead) != 1 || e.count(setWrite) != 0 {
+		t.Errorf("the token again gave %v (was %v), %d set reads, %d set writes", ids(again.Machines), ids(w.Machines), e.count(setRead), e.count(setWrite))
+	}
+	// A new run (after a crash) prepares the group that is there (200)
+	// and lists it for each token.
+	p2, err := azure.New(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.Prepare(ctx(t), provider.PrepareRequest{Cluster: "fg", Regions: []string{"eastus"}, Tags: map[string]string{provider.TagOwner: "tester"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.model.ResetRequests()
+	h2, err := p2.Launch(ctx(t), head("fg", "fg-h-1", o))
+	if err != nil || !slices.Equal(ids(h2.Machines), ids(h.Machines)) || e.count(vmWrite) != 0 || e.count(vmRead) == 0 {
+		t.Errorf("after a crash the head's token gave %v (was %v), %d VM writes, %d VM reads, %v", ids(h2.Machines), ids(h.Machines), e.count(vmWrite), e.count(vmRead), err)
+	}
+	w2, err := p2.Launch(ctx(t), workers("fg", 4, "fg-w-1", o))
+	if err != nil || !slices.Equal(ids(w2.Machines), ids(w.Machines)) || e.count(setWrite) != 0 {
+		t.Errorf("after a crash the workers' token gave %v (was %v), %d set writes, %v", ids(w2.Machines), ids(w.Machines), e.count(setWrite), err)
 	}
 }
 

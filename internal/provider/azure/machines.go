@@ -233,6 +233,7 @@ func (p *Provider) forgetGroups(cluster string, groups []string) {
 	for _, rg := range groups {
 		delete(p.seen.groups[cluster], rg)
 		delete(p.seen.inGroup, strings.ToLower(rg))
+		delete(p.fresh, strings.ToLower(rg))
 	}
 }
 

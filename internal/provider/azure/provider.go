@@ -94,8 +94,14 @@ type Provider struct {
 	c       clients
 	raw     *arm.Client // the pipeline lists page through (lists.go)
 
-	mu        sync.Mutex
-	prepared  map[string]bool // cluster + "/" + location
+	mu       sync.Mutex
+	prepared map[string]bool // cluster + "/" + location
+	// fresh are the groups (lower case) this process's PUT created (ARM
+	// answered 201 Created), and tokens the launch tokens this process
+	// has launched with: a token's resources can be in a fresh group only
+	// if this process launched the token there.
+	fresh     map[string]bool
+	tokens    map[string]bool
 	preparing map[string]*sync.Mutex
 	keys      map[string]string // cluster -> authorized_keys line
 	skuCache  map[string]map[string]skuInfo
@@ -147,7 +153,7 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.Images.validate(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
+	return &Provider{opts: opts, prepared: map[string]bool{}, fresh: map[string]bool{}, tokens: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
 		seen: hints{groups: map[string]map[string]string{}, inGroup: map[string]groupHint{}}}, nil
 }
 
