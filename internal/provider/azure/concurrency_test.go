@@ -294,7 +294,9 @@ func TestLaunchNoReadBack(t *testing.T) {
 		if m.ID != got.ID {
 			continue
 		}
-		m.PrivateIP, m.PublicIP = "", ""
+		if got.PrivateIP == "" || got.PublicIP == "" {
+			t.Errorf("Launch returned the head without its addresses: %+v", got)
+		}
 		if got.State != provider.Running || m.State != provider.Running {
 			t.Errorf("head state %s from Launch, %s from Machines", got.State, m.State)
 		}

@@ -2,9 +2,12 @@ package azure_test
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -401,6 +404,63 @@ func TestLaunchInFreshGroup(t *testing.T) {
 		t.Errorf("after a crash the workers' token gave %v (was %v), %d set writes, %v", ids(w2.Machines), ids(w.Machines), e.count(setWrite), err)
 	}
 }
+
+// TestHeadAddressesFromLaunch: Launch returns the head with its private
+// and public addresses, read while its operation ran (one NIC list, one
+// public IP list), so the engine need not list the cluster for them; when
+// that early read misses the NIC (on ARM it is made during the VM's
+// operation), they are read again once the operation succeeded.
+func TestHeadAddressesFromLaunch(t *testing.T) {
+	o := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	check := func(e *env, got provider.Machine) {
+		t.Helper()
+		ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "ha"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 1 || ms[0].ID != got.ID || got.PrivateIP == "" || got.PublicIP == "" ||
+			ms[0].PrivateIP != got.PrivateIP || ms[0].PublicIP != got.PublicIP || got.State != provider.Running {
+			t.Fatalf("Launch gave %+v, Machines lists %+v", got, ms)
+		}
+	}
+	e := newEnv(t)
+	prepare(t, e, "ha", "eastus")
+	e.model.ResetRequests()
+	h := launch(t, e, head("ha", "ha-h-1", o))
+	if n, m := e.count("Microsoft.Network/networkInterfaces/read"), e.count("Microsoft.Network/publicIPAddresses/read"); n != 1 || m != 1 {
+		t.Errorf("the head's launch listed NICs %d times and public IPs %d times, want once each", n, m)
+	}
+	check(e, h.Machines[0])
+
+	// The first NIC list finds nothing yet.
+	var mu sync.Mutex
+	nicLists := 0
+	e = newEnv(t, func(_ *cloudsim.Config, o *azure.Options) {
+		o.Transport = transportFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/networkInterfaces") {
+				mu.Lock()
+				nicLists++
+				first := nicLists == 1
+				mu.Unlock()
+				if first {
+					return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+						Body: io.NopCloser(strings.NewReader(`{"value":[]}`)), Request: r}, nil
+				}
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})
+	})
+	prepare(t, e, "ha", "eastus")
+	h = launch(t, e, head("ha", "ha-h-1", o))
+	if nicLists != 2 {
+		t.Errorf("%d NIC lists, want 2 (one while the operation ran, one after)", nicLists)
+	}
+	check(e, h.Machines[0])
+}
+
+type transportFunc func(*http.Request) (*http.Response, error)
+
+func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
 
 func ids(ms []provider.Machine) []string {
 	out := make([]string, len(ms))

@@ -502,20 +502,36 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 	if ipErr != nil {
 		return nil, ipErr
 	}
+	out, _ := joinAddresses(nics, public)
+	return out, nil
+}
+
+// joinAddresses maps VMs (lower-case IDs) to their addresses, and says
+// which VMs are complete: a private address, and each public address
+// their NICs name known.
+func joinAddresses(nics []nicAddr, public map[string]string) (map[string]addresses, map[string]bool) {
 	out := make(map[string]addresses, len(nics))
+	complete := make(map[string]bool, len(nics))
 	for _, n := range nics {
 		a := out[n.vm]
+		ok, seen := complete[n.vm]
+		if !seen {
+			ok = true
+		}
 		if a.private == "" {
 			a.private = n.private
 		}
 		for _, id := range n.publicIDs {
+			ip, known := public[id]
+			ok = ok && known && ip != ""
 			if a.public == "" {
-				a.public = public[id]
+				a.public = ip
 			}
 		}
 		out[n.vm] = a
+		complete[n.vm] = ok && a.private != ""
 	}
-	return out, nil
+	return out, complete
 }
 
 // machine describes a VM. setTags are its scale set's, which its own
