@@ -303,8 +303,8 @@ func TestThrottling(t *testing.T) {
 			throttled++
 		}
 	}
-	// A write token every 3 s: Retry-After says 3 (polls sleep 0.2, 0.4,
-	// 0.8, 1.6, 3.2 and 5 s).
+	// A write token every 3 s: Retry-After says 3 (polls sleep 0.05, 0.1,
+	// 0.2, 0.4, 0.8, 1.6, 3.2 and 5 s).
 	if throttled == 0 || !slices.Contains(e.slept, 3*time.Second) {
 		t.Errorf("%d throttled requests, sleeps %v: want throttling and 3s waits (Retry-After)", throttled, e.slept)
 	}

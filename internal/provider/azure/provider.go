@@ -72,7 +72,7 @@ type Options struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PollInterval is the longest pause between polls of a long-running
-	// operation (default 5s): the first poll comes 200ms after the
+	// operation (default 5s): the first poll comes 50ms after the
 	// operation's first answer and each pause doubles up to it (the SDK's
 	// PollUntilDone refuses less than 1s, so burst polls itself).
 	PollInterval time.Duration
