@@ -2,6 +2,7 @@ package arm
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,6 +81,34 @@ type vmRecord struct {
 	vmID                   string
 	deleted                bool // a delete was asked for
 	counted                bool // still counted in its set's capacity
+	// listed caches the VM as lists show it, by what it depends on that
+	// changes (the instance's state, the instance view asked for): a list
+	// of thousands renders each VM once a state, not once a page asked.
+	// Cleared when the VM's own data changes (its tags).
+	listed map[listedKey]json.RawMessage
+}
+
+type listedKey struct {
+	state  string
+	reason string
+	expand bool
+}
+
+// listedJSON is a VM as lists show it, rendered once per state.
+func (s *Server) listedJSON(rec *vmRecord, in cloudsim.Instance, expand bool) json.RawMessage {
+	k := listedKey{in.State, in.StateReason, expand}
+	if b, ok := rec.listed[k]; ok {
+		return b
+	}
+	b, err := json.Marshal(s.vmJSONOf(rec, in, expand))
+	if err != nil {
+		panic(err) // the SDK's own model
+	}
+	if rec.listed == nil {
+		rec.listed = map[listedKey]json.RawMessage{}
+	}
+	rec.listed[k] = b
+	return b
 }
 
 // setState is a Flexible scale set.
@@ -1139,7 +1168,7 @@ func (c *ctx) listVMs() {
 			vms = append(vms, listed{rec, in})
 		}
 	}
-	c.page(len(vms), func(i int) any { return s.vmJSONOf(vms[i].rec, vms[i].in, expand) })
+	c.page(len(vms), func(i int) any { return s.listedJSON(vms[i].rec, vms[i].in, expand) })
 }
 
 func (c *ctx) virtualMachine() {
@@ -1177,6 +1206,7 @@ func (c *ctx) virtualMachine() {
 			// An existing VM: only its tags change here.
 			tags := tagsOf(in.Tags)
 			rec.tags = tags
+			rec.listed = nil
 			s.m.SetTags(lowerID(id), tags)
 			vm, _ := s.vmJSON(rec, false)
 			c.accepted(http.StatusOK, vm, s.newOp("Microsoft.Compute", rec.location, nil, nil, nil))
