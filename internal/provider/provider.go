@@ -158,6 +158,19 @@ type Preparer interface {
 	Cleanup(ctx context.Context, cluster string, regions []string) error
 }
 
+// IndependentPreparer is a Preparer whose shared resources no machine
+// refers to: a machine can be launched before they exist, and they can be
+// removed while machines still run (GCE firewall rules pick machines by
+// network tag; nothing in an instance names them). The engine then runs
+// Prepare beside the head's launch, done before any worker is launched,
+// and Cleanup beside the machines' termination in down.
+type IndependentPreparer interface {
+	Preparer
+	// Independent reports whether the provider's shared resources are
+	// independent of its machines as described above.
+	Independent() bool
+}
+
 // ClusterRemover is implemented by providers that can remove a cluster's
 // machines and shared resources in one operation (Azure: deleting the
 // cluster's resource groups). Down then calls RemoveCluster instead of

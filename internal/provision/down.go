@@ -13,18 +13,14 @@ import (
 // Down terminates every machine of the cluster on the providers, waits
 // until they are gone, and removes the cluster's shared resources. A
 // provider that can remove a whole cluster in one operation
-// (provider.ClusterRemover) does that instead.
+// (provider.ClusterRemover) does that instead, once an observation has
+// said what it removes. An independent preparer's shared resources
+// (provider.IndependentPreparer) are removed from the start, beside the
+// observation and the termination of its machines.
 func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (*Result, error) {
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
-	obs, err := e.observe(ctx, cluster, providers)
-	if err != nil {
-		return res, err
-	}
-	// Providers that remove a whole cluster in one operation do so, beside
-	// the terminate, wait and clean-up of the others.
-	var removers []string
-	var rest []string
+	var removers, rest, early []string
 	for _, name := range providers {
 		p, err := e.Provider(ctx, name)
 		if err != nil {
@@ -32,9 +28,40 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 		}
 		if _, ok := p.(provider.ClusterRemover); ok {
 			removers = append(removers, name)
-		} else {
-			rest = append(rest, name)
+			continue
 		}
+		rest = append(rest, name)
+		if ip, ok := p.(provider.IndependentPreparer); ok && ip.Independent() {
+			early = append(early, name)
+		}
+	}
+	cleanupErr := make(chan error, 1)
+	go func() {
+		cleanupErr <- provider.Parallel(len(early), 0, func(i int) error {
+			p, err := e.Provider(ctx, early[i])
+			if err != nil {
+				return err
+			}
+			return e.cleanup(ctx, cluster, early[i], p.(provider.Preparer))
+		})
+	}()
+	// Whatever happens below, the clean-ups started above have ended when
+	// Down returns; the first failure is the answer.
+	err := e.downObserved(ctx, res, cluster, providers, removers, rest, early)
+	if cerr := <-cleanupErr; err == nil {
+		err = cerr
+	}
+	return res, err
+}
+
+// downObserved observes the cluster, then removes it from the removers
+// beside the termination of the other providers' machines, and counts in
+// res.Terminated the machines of what succeeded. The shared resources of
+// the providers named in cleaned are removed elsewhere.
+func (e *Engine) downObserved(ctx context.Context, res *Result, cluster string, providers, removers, rest, cleaned []string) error {
+	obs, err := e.observe(ctx, cluster, providers)
+	if err != nil {
+		return err
 	}
 	var targets []provider.Machine
 	removed := map[string][]provider.Machine{}
@@ -50,7 +77,7 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 	}
 	removeErr := make(chan error, 1)
 	go func() { removeErr <- e.removeClusters(ctx, cluster, removers, removed) }()
-	restErr := e.downRest(ctx, cluster, rest, targets)
+	restErr := e.downRest(ctx, cluster, rest, targets, cleaned)
 	if restErr == nil {
 		res.Terminated += len(targets)
 	}
@@ -61,9 +88,9 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 		}
 	}
 	if restErr != nil {
-		return res, restErr
+		return restErr
 	}
-	return res, err
+	return err
 }
 
 // removeClusters removes the cluster from each provider that can in one
@@ -87,9 +114,19 @@ func (e *Engine) removeClusters(ctx context.Context, cluster string, names []str
 	})
 }
 
+// cleanup removes one provider's shared resources of the cluster.
+func (e *Engine) cleanup(ctx context.Context, cluster, name string, pr provider.Preparer) error {
+	if err := e.retry(ctx, cluster, "removing the cluster's network on "+name, func() error { return pr.Cleanup(ctx, cluster, nil) }); err != nil {
+		return fmt.Errorf("%s: removing the cluster's network and keys: %w", name, err)
+	}
+	return nil
+}
+
 // downRest terminates the machines of providers that cannot remove a
 // cluster in one operation, waits until they are gone, and cleans up.
-func (e *Engine) downRest(ctx context.Context, cluster string, providers []string, targets []provider.Machine) error {
+// The shared resources of the providers named in cleaned are removed
+// elsewhere.
+func (e *Engine) downRest(ctx context.Context, cluster string, providers []string, targets []provider.Machine, cleaned []string) error {
 	if len(providers) == 0 {
 		return nil
 	}
@@ -124,9 +161,9 @@ func (e *Engine) downRest(ctx context.Context, cluster string, providers []strin
 		if err != nil {
 			return err
 		}
-		if pr, ok := p.(provider.Preparer); ok {
-			if err := e.retry(ctx, cluster, "removing the cluster's network on "+name, func() error { return pr.Cleanup(ctx, cluster, nil) }); err != nil {
-				return fmt.Errorf("%s: removing the cluster's network and keys: %w", name, err)
+		if pr, ok := p.(provider.Preparer); ok && !slices.Contains(cleaned, name) {
+			if err := e.cleanup(ctx, cluster, name, pr); err != nil {
+				return err
 			}
 		}
 	}

@@ -749,3 +749,118 @@ func TestHeadThatEndsWhileStartingIsReplaced(t *testing.T) {
 		t.Fatalf("%d head launches, head %v, %d workers, %d live heads, %d warnings", heads, res.Head, res.Workers(), len(h.fake.Live("test", spec.RoleHead)), h.rep.count(progress.TypeWarning))
 	}
 }
+
+// independentFake is a preparer whose shared resources no machine names
+// (as GCE's firewall rules). Its Prepare waits, up to 20 s, for the
+// head's launch to begin, its Terminate for Cleanup to begin, and it notes
+// the order of calls: run one after another, the calls come in another
+// order.
+type independentFake struct {
+	*fake.Provider
+	mu          sync.Mutex
+	order       []string
+	headLaunch  chan struct{}
+	cleaning    chan struct{}
+	headOnce    sync.Once
+	cleanOnce   sync.Once
+	prepareFail error
+}
+
+func newIndependentFake(p *fake.Provider) *independentFake {
+	return &independentFake{Provider: p, headLaunch: make(chan struct{}), cleaning: make(chan struct{})}
+}
+
+func (p *independentFake) Independent() bool { return true }
+
+func (p *independentFake) log(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.order = append(p.order, s)
+}
+
+func waitUpTo20s(ch chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+	}
+}
+
+func (p *independentFake) Launch(ctx context.Context, req provider.LaunchRequest) (*provider.LaunchResult, error) {
+	p.log("Launch " + string(req.Role))
+	if req.Role == spec.RoleHead {
+		p.headOnce.Do(func() { close(p.headLaunch) })
+	}
+	return p.Provider.Launch(ctx, req)
+}
+
+func (p *independentFake) Prepare(ctx context.Context, req provider.PrepareRequest) error {
+	waitUpTo20s(p.headLaunch)
+	if p.prepareFail != nil {
+		p.log("Prepare failed")
+		return p.prepareFail
+	}
+	p.log("Prepared")
+	return p.Provider.Prepare(ctx, req)
+}
+
+func (p *independentFake) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	p.log("Cleanup")
+	p.cleanOnce.Do(func() { close(p.cleaning) })
+	return p.Provider.Cleanup(ctx, cluster, regions)
+}
+
+func (p *independentFake) Terminate(ctx context.Context, ms []provider.Machine) error {
+	waitUpTo20s(p.cleaning)
+	p.log("Terminate")
+	return p.Provider.Terminate(ctx, ms)
+}
+
+func TestIndependentPrepareRunsBesideTheHeadLaunch(t *testing.T) {
+	h := newHarness(t)
+	ip := newIndependentFake(h.fake)
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return ip, nil }
+	res := mustUp(t, h, cluster(3))
+	// Prepare returns only once the head's launch has begun: had it run
+	// first, it would have waited 20 s and come before the head.
+	if !slices.Equal(ip.order, []string{"Launch head", "Prepared", "Launch worker"}) {
+		t.Fatalf("calls %v: want the head launched while preparing, workers after", ip.order)
+	}
+	if res.Workers() != 3 || !h.fake.Prepared("test") || h.rep.count(progress.TypePrepare) != 1 {
+		t.Fatalf("workers %d, prepared %v, %d prepare events", res.Workers(), h.fake.Prepared("test"), h.rep.count(progress.TypePrepare))
+	}
+}
+
+func TestFailedIndependentPrepareLaunchesNoWorkers(t *testing.T) {
+	h := newHarness(t)
+	ip := newIndependentFake(h.fake)
+	ip.prepareFail = &provider.Error{Kind: provider.ErrAuth, Code: "Forbidden"}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return ip, nil }
+	_, err := h.up(t, cluster(3))
+	if !errors.Is(err, provider.ErrAuth) || !strings.Contains(err.Error(), "preparing the cluster's network") {
+		t.Fatalf("err %v", err)
+	}
+	if slices.Contains(ip.order, "Launch worker") || len(h.fake.Live("test", spec.RoleWorker)) != 0 {
+		t.Fatalf("calls %v: no worker may launch into an unprepared network", ip.order)
+	}
+}
+
+func TestDownCleansUpAnIndependentPreparerBesideTermination(t *testing.T) {
+	h := newHarness(t)
+	ip := newIndependentFake(h.fake)
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return ip, nil }
+	mustUp(t, h, cluster(3))
+	ip.order = nil
+	res, err := h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Terminate waits for clean-up to begin: had clean-up waited for the
+	// machines to be gone, Terminate would have given up after 20 s and
+	// come first.
+	if !slices.Equal(ip.order, []string{"Cleanup", "Terminate"}) {
+		t.Fatalf("calls %v", ip.order)
+	}
+	if res.Terminated != 4 || len(h.fake.Live("test", "")) != 0 || h.fake.Prepared("test") {
+		t.Fatalf("terminated %d, live %d, prepared %v", res.Terminated, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
+	}
+}

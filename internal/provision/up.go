@@ -97,19 +97,18 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 	if err != nil {
 		return res, err
 	}
-	for _, name := range providers {
-		p, err := e.Provider(ctx, name)
-		if err != nil {
-			return res, err
-		}
-		if pr, ok := p.(provider.Preparer); ok {
-			req := provider.PrepareRequest{Cluster: c.Name, Regions: regionsOf(pl, name), Tags: e.Tags(c, "")}
-			if err := e.retry(ctx, c.Name, "preparing the network on "+name, func() error { return pr.Prepare(ctx, req) }); err != nil {
-				return res, fmt.Errorf("%s: preparing the cluster's network: %w", name, err)
-			}
-			e.emit(progress.Event{Type: progress.TypePrepare, Cluster: c.Name, Provider: name, Message: fmt.Sprintf("prepared %s network and access for %s", name, c.Name)})
-		}
+	prepCtx, stopPrepare := context.WithCancel(ctx)
+	prepared, err := e.prepare(prepCtx, c, pl, providers)
+	if err != nil {
+		stopPrepare()
+		return res, err
 	}
+	// However up ends, nothing it started runs on after it: a preparation
+	// still running when the head's launch failed is stopped.
+	defer func() {
+		stopPrepare()
+		_ = prepared()
+	}()
 
 	var head provider.Machine
 	if len(heads) > 0 {
@@ -153,6 +152,10 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 	if err != nil {
 		return res, err
 	}
+	// Workers are launched only into a prepared network.
+	if err := prepared(); err != nil {
+		return res, err
+	}
 	res.Head = &head
 	res.SchedulerAddress, res.DashboardAddress = Addresses(head)
 
@@ -191,6 +194,53 @@ func (e *Engine) upOnce(ctx context.Context, c *spec.Cluster, pl *plan.Plan, wai
 		res.Terminated += len(victims)
 	}
 	return e.finish(ctx, c, res, providers, wait, partial)
+}
+
+// prepare makes each provider's shared resources, one provider after
+// another. Those of an independent preparer (provider.IndependentPreparer)
+// are made in the background, beside the head's launch; the function
+// returned waits for them and returns the first failure, in provider order
+// (each call returns the same answer).
+func (e *Engine) prepare(ctx context.Context, c *spec.Cluster, pl *plan.Plan, providers []string) (func() error, error) {
+	var later []func() error
+	for _, name := range providers {
+		p, err := e.Provider(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		pr, ok := p.(provider.Preparer)
+		if !ok {
+			continue
+		}
+		req := provider.PrepareRequest{Cluster: c.Name, Regions: regionsOf(pl, name), Tags: e.Tags(c, "")}
+		run := func() error {
+			if err := e.retry(ctx, c.Name, "preparing the network on "+name, func() error { return pr.Prepare(ctx, req) }); err != nil {
+				return fmt.Errorf("%s: preparing the cluster's network: %w", name, err)
+			}
+			e.emit(progress.Event{Type: progress.TypePrepare, Cluster: c.Name, Provider: name, Message: fmt.Sprintf("prepared %s network and access for %s", name, c.Name)})
+			return nil
+		}
+		if ip, ok := p.(provider.IndependentPreparer); ok && ip.Independent() {
+			later = append(later, run)
+			continue
+		}
+		if err := run(); err != nil {
+			return nil, err
+		}
+	}
+	if len(later) == 0 {
+		return func() error { return nil }, nil
+	}
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = provider.Parallel(len(later), 0, func(i int) error { return later[i]() })
+	}()
+	return func() error {
+		<-done
+		return err
+	}, nil
 }
 
 // finish waits as asked, fills the result from a last observation and

@@ -300,15 +300,16 @@ func TestClientSideLimiter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// 2 at once, then 5 more at 18/s (90% of 20): at least 270 ms.
-	if d := time.Since(start); d < 270*time.Millisecond {
-		t.Errorf("7 describes took %v; the limiter did not pace them", d)
+	// Each listing of a cluster is two describes (head, workers): 2 at
+	// once, then 12 more at 18/s (90% of 20): at least 660 ms.
+	if d := time.Since(start); d < 640*time.Millisecond {
+		t.Errorf("14 describes took %v; the limiter did not pace them", d)
 	}
-	// The calls reached EC2 paced: the last of 7 at least 5/18 s after the
-	// first.
+	// The calls reached EC2 paced: the last of 14 at least 12/18 s after
+	// the first.
 	reqs := e.model.Requests()
-	if len(reqs) != 7 || reqs[6].Time.Sub(reqs[0].Time) < 270*time.Millisecond {
-		t.Errorf("%d calls over %v; want 7 over at least 270ms", len(reqs), reqs[len(reqs)-1].Time.Sub(reqs[0].Time))
+	if len(reqs) != 14 || reqs[13].Time.Sub(reqs[0].Time) < 640*time.Millisecond {
+		t.Errorf("%d calls over %v; want 14 over at least 640ms", len(reqs), reqs[len(reqs)-1].Time.Sub(reqs[0].Time))
 	}
 }
 

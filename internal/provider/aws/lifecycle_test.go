@@ -43,7 +43,8 @@ func seed(t *testing.T, e *env, cluster string, n int) []cloudsim.Instance {
 }
 
 // TestMachinesPaginatesAndFilters: Machines pages through DescribeInstances
-// 1000 at a time and returns only the cluster's machines.
+// 1000 at a time and returns only the cluster's machines; a cluster's
+// heads and workers are listed side by side.
 func TestMachinesPaginatesAndFilters(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e, "big", 2100)
@@ -55,8 +56,9 @@ func TestMachinesPaginatesAndFilters(t *testing.T) {
 	if len(ms) != 2100 {
 		t.Fatalf("Machines = %d, want 2100", len(ms))
 	}
-	if n, _ := e.count("DescribeInstances", ""); n != 3 {
-		t.Errorf("DescribeInstances calls = %d, want 3 pages", n)
+	// Three pages of workers, and the listing of heads beside them.
+	if n, _ := e.count("DescribeInstances", ""); n != 4 {
+		t.Errorf("DescribeInstances calls = %d, want 3 pages of workers and 1 of heads", n)
 	}
 	m := ms[0]
 	if m.Cluster != "big" || m.Role != spec.RoleWorker || m.State != provider.Running || m.Zone != "us-east-1b" || m.PrivateIP == "" || m.PublicIP == "" || m.InstanceType != "m7i.large" || m.LaunchedAt.IsZero() {
@@ -120,6 +122,19 @@ func TestCleanupWaitsForInstances(t *testing.T) {
 	}
 	if err := e.p.Cleanup(ctx(t), "cu", nil); err != nil {
 		t.Errorf("second Cleanup: %v", err)
+	}
+
+	// A group that a running instance holds cannot go: Cleanup fails and
+	// the private key stays on this machine for SSH to it.
+	res, err = e.p.Launch(ctx(t), launchReq("cu", 1, "cu-w-2", offering("us-east-1", "m7i.large", "on-demand")))
+	if err != nil || len(res.Machines) != 1 {
+		t.Fatalf("Launch: %v", err)
+	}
+	if err := e.p.Cleanup(ctx(t), "cu", []string{"us-east-1"}); err == nil || !strings.Contains(err.Error(), res.Machines[0].ID) {
+		t.Fatalf("Cleanup with a running instance: %v", err)
+	}
+	if _, err := os.Stat(e.p.KeyPath("cu", "us-east-1")); err != nil {
+		t.Errorf("private key gone while an instance that has it runs: %v", err)
 	}
 }
 
@@ -218,9 +233,10 @@ func TestEndpointEC2Only(t *testing.T) {
 	if _, err := p.Machines(ctx(t), provider.Filter{Cluster: "ep"}); err != nil {
 		t.Fatal(err)
 	}
+	// A cluster's listing is two DescribeInstances (head, workers).
 	reqs := e.model.Requests()
-	if len(reqs) != 1 || reqs[0].Action != "DescribeInstances" || reqs[0].Region != "eu-west-1" {
-		t.Fatalf("requests %+v: want one DescribeInstances in eu-west-1", reqs)
+	if len(reqs) != 2 || reqs[0].Action != "DescribeInstances" || reqs[0].Region != "eu-west-1" || reqs[1].Action != "DescribeInstances" || reqs[1].Region != "eu-west-1" {
+		t.Fatalf("requests %+v: want DescribeInstances in eu-west-1 only", reqs)
 	}
 }
 
@@ -489,26 +505,36 @@ func TestPrepareAndCleanupRunStrandsSideBySide(t *testing.T) {
 	}
 	after := func(s map[string]span, a, b string) bool { return !s[a].start.Before(s[b].end.Add(-slack)) }
 
+	// After a preflight, which reads the network ahead beside its own
+	// reads: Prepare only creates.
 	od := offering("us-east-1", "m7i.large", "on-demand")
 	groups := []plan.Group{{Role: spec.RoleHead, Count: 1, Capacity: catalog.OnDemand, Offerings: []plan.Offering{od}}}
 	if err := e.p.Preflight(ctx(t), provider.PreflightRequest{Cluster: "side", Groups: groups}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
 		t.Fatal(err)
 	}
 	s := spans()
 	if !overlap(s, "DescribeImages", "GetServiceQuota") || !overlap(s, "GetServiceQuota", "DescribeInstances") {
 		t.Errorf("Preflight: the reads ran one after another: %+v", s)
 	}
-
-	e.model.ResetRequests()
-	if err := e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
-		t.Fatal(err)
+	for _, read := range []string{"DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "DescribeKeyPairs"} {
+		if !overlap(s, read, "DescribeImages") {
+			t.Errorf("Prepare's %s did not run beside the preflight: %+v", read, s)
+		}
 	}
-	s = spans()
-	if !overlap(s, "DescribeVpcs", "DescribeKeyPairs") || !overlap(s, "DescribeSubnets", "DescribeSecurityGroups") {
-		t.Errorf("Prepare: independent reads ran one after another: %+v", s)
+	if !after(s, "CreateSecurityGroup", "DescribeSecurityGroups") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") || !after(s, "CreateKeyPair", "DescribeKeyPairs") {
+		t.Errorf("Prepare: created before it knew: %+v", s)
 	}
-	if !after(s, "DescribeSecurityGroups", "DescribeVpcs") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") {
-		t.Errorf("Prepare: the security group strand ran out of order: %+v", s)
+	reads := 0
+	for _, r := range e.model.Requests() {
+		if strings.HasPrefix(r.Action, "Describe") && r.Action != "DescribeImages" && r.Action != "DescribeInstances" {
+			reads++
+		}
+	}
+	if reads != 4 {
+		t.Errorf("%d network reads, want the lookahead's 4 and none again", reads)
 	}
 
 	e.model.ResetRequests()
@@ -529,7 +555,25 @@ func TestPrepareAndCleanupRunStrandsSideBySide(t *testing.T) {
 	if !overlap(s, "DescribeLaunchTemplates", "DescribeSecurityGroups") || !overlap(s, "DescribeSecurityGroups", "DescribeKeyPairs") {
 		t.Errorf("Cleanup: the lookups ran one after another: %+v", s)
 	}
-	if !after(s, "DeleteKeyPair", "DeleteSecurityGroup") {
-		t.Errorf("Cleanup: the key pair went before the security group: %+v", s)
+	if !overlap(s, "DeleteKeyPair", "DeleteSecurityGroup") || !after(s, "DeleteSecurityGroup", "DescribeSecurityGroups") || !after(s, "DeleteKeyPair", "DescribeKeyPairs") {
+		t.Errorf("Cleanup: the deletions did not run side by side after their lookups: %+v", s)
+	}
+
+	// Prepare on its own: three strands. (A second simulator: the first
+	// provider's clients are made already, so the endpoint change is safe.)
+	alone := newEnv(t, withModel(func(c *cloudsim.Config) { c.Latency = lat }))
+	if err := alone.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "side", Regions: []string{"us-east-1"}, Tags: map[string]string{provider.TagCluster: "side"}}); err != nil {
+		t.Fatal(err)
+	}
+	s = map[string]span{}
+	for _, r := range alone.model.Requests() {
+		start := r.Time.Add(-lat)
+		s[r.Action] = span{start, start.Add(r.Duration)}
+	}
+	if !overlap(s, "DescribeVpcs", "DescribeKeyPairs") || !overlap(s, "DescribeSubnets", "DescribeSecurityGroups") {
+		t.Errorf("Prepare: independent reads ran one after another: %+v", s)
+	}
+	if !after(s, "DescribeSecurityGroups", "DescribeVpcs") || !after(s, "AuthorizeSecurityGroupIngress", "CreateSecurityGroup") {
+		t.Errorf("Prepare: the security group strand ran out of order: %+v", s)
 	}
 }

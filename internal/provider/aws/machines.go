@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +18,8 @@ import (
 const describePageSize = 1000
 
 // Machines implements provider.Provider: DescribeInstances filtered by the
-// burst-cluster tag (or, with no cluster, by the tag's presence), paginated
+// burst-cluster tag (or, with no cluster, by the tag's presence; a
+// cluster's heads and workers in two listings side by side), paginated
 // 1000 at a time, in each region of the filter (every enabled region with
 // AllRegions; the configured ones when it names none), up to
 // MaxRegionsInFlight regions at once. Terminated instances EC2 still
@@ -33,7 +35,21 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 		if err != nil {
 			return nil, err
 		}
-		return describeMachines(ctx, c, region, filter)
+		if f.Cluster == "" {
+			return describeMachines(ctx, c, region, filter)
+		}
+		// A cluster's head and workers are listed side by side: a
+		// cluster of 1000 workers is then one page a listing, not two.
+		// Every machine burst launches carries its role from the start
+		// (CreateFleet's tag specifications).
+		roles := []spec.Role{spec.RoleHead, spec.RoleWorker}
+		found := make([][]provider.Machine, len(roles))
+		err = provider.Parallel(len(roles), 0, func(i int) (err error) {
+			byRole := types.Filter{Name: sdkaws.String("tag:" + provider.TagRole), Values: []string{string(roles[i])}}
+			found[i], err = describeMachines(ctx, c, region, filter, byRole)
+			return err
+		})
+		return slices.Concat(found...), err
 	})
 	if err != nil {
 		return nil, err

@@ -122,6 +122,9 @@ func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, ta
 		return nil, err
 	}
 	st := sharedTags(cluster, tags)
+	// What Preflight read ahead (the VPC, subnets, group and key pair), if
+	// it did.
+	la := p.takeLookahead(ctx, cluster, region)
 	// Three strands, side by side: the VPC, then its subnets beside the
 	// security group; the key pair; this machine's address for the
 	// ingress rules (which the security group strand waits for last).
@@ -133,9 +136,9 @@ func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, ta
 	err = provider.Parallel(3, 0, func(i int) (err error) {
 		switch i {
 		case 0:
-			vpc, sg, err = p.vpcAndGroup(ctx, c, cluster, region, st)
+			vpc, sg, err = p.vpcAndGroup(ctx, c, cluster, region, st, la)
 		case 1:
-			key, err = p.ensureKeyPair(ctx, c, cluster, region, st)
+			key, err = p.ensureKeyPair(ctx, c, cluster, region, st, la)
 		default:
 			_, err = p.allowedCIDRs(ctx)
 		}
@@ -153,13 +156,19 @@ func (p *Provider) ensureNetwork(ctx context.Context, cluster, region string, ta
 
 // vpcAndGroup returns the region's VPC and the cluster's security group
 // in it. With the default VPC, its subnets are read beside the group.
-func (p *Provider) vpcAndGroup(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string) (*vpcInfo, string, error) {
+// What a lookahead read is not read again.
+func (p *Provider) vpcAndGroup(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string, la *lookahead) (*vpcInfo, string, error) {
+	if la != nil && la.vpc != nil && p.cachedVPC(region) == nil {
+		p.mu.Lock()
+		p.vpcs[region] = la.vpc
+		p.mu.Unlock()
+	}
 	if v := p.cachedVPC(region); v != nil || len(p.opts.Subnets) > 0 {
 		v, err := p.vpc(ctx, c, region)
 		if err != nil {
 			return nil, "", err
 		}
-		sg, err := p.ensureSecurityGroup(ctx, c, cluster, v.vpcID, tags)
+		sg, err := p.ensureSecurityGroup(ctx, c, cluster, v.vpcID, tags, la)
 		return v, sg, err
 	}
 	vpcID, err := p.defaultVPC(ctx, c, region)
@@ -174,7 +183,7 @@ func (p *Provider) vpcAndGroup(ctx context.Context, c *ec2.Client, cluster, regi
 		if i == 0 {
 			v, err = p.loadSubnets(ctx, c, region, vpcID)
 		} else {
-			sg, err = p.ensureSecurityGroup(ctx, c, cluster, vpcID, tags)
+			sg, err = p.ensureSecurityGroup(ctx, c, cluster, vpcID, tags, la)
 		}
 		return err
 	})
@@ -221,7 +230,6 @@ func (p *Provider) defaultVPC(ctx context.Context, c *ec2.Client, region string)
 // configured ones (vpcID empty), or vpcID's default subnets, and keeps
 // them for the region.
 func (p *Provider) loadSubnets(ctx context.Context, c *ec2.Client, region, vpcID string) (*vpcInfo, error) {
-	v := &vpcInfo{vpcID: vpcID, subnets: map[string]string{}, zoneOf: map[string]string{}}
 	in := &ec2.DescribeSubnetsInput{Filters: []types.Filter{{Name: sdkaws.String("subnet-id"), Values: p.opts.Subnets}}}
 	if vpcID != "" {
 		in = &ec2.DescribeSubnetsInput{Filters: []types.Filter{
@@ -229,30 +237,18 @@ func (p *Provider) loadSubnets(ctx context.Context, c *ec2.Client, region, vpcID
 			{Name: sdkaws.String("default-for-az"), Values: []string{"true"}},
 		}}
 	}
+	var all []types.Subnet
 	pg := ec2.NewDescribeSubnetsPaginator(c, in)
 	for pg.HasMorePages() {
 		out, err := pg.NextPage(ctx)
 		if err != nil {
 			return nil, classify("DescribeSubnets", err)
 		}
-		for _, s := range out.Subnets {
-			z, id := sdkaws.ToString(s.AvailabilityZone), sdkaws.ToString(s.SubnetId)
-			if v.vpcID == "" {
-				v.vpcID = sdkaws.ToString(s.VpcId)
-			}
-			if sdkaws.ToString(s.VpcId) != v.vpcID {
-				return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets",
-					Msg: fmt.Sprintf("the configured subnets of %s are in more than one VPC (%s, %s)", region, v.vpcID, sdkaws.ToString(s.VpcId))}
-			}
-			if _, dup := v.subnets[z]; !dup {
-				v.subnets[z] = id
-				v.zoneOf[id] = z
-			}
-		}
+		all = append(all, out.Subnets...)
 	}
-	if len(v.subnets) == 0 {
-		return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets", Code: "NoSubnet",
-			Msg: fmt.Sprintf("no subnet to launch into in %s (configured: %v)", region, p.opts.Subnets)}
+	v, err := subnetsOf(region, vpcID, all, p.opts.Subnets)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	p.vpcs[region] = v
@@ -260,10 +256,37 @@ func (p *Provider) loadSubnets(ctx context.Context, c *ec2.Client, region, vpcID
 	return v, nil
 }
 
+// subnetsOf keeps one subnet per zone: of vpcID's subnets, or, with no
+// vpcID, of the configured ones, which must share a VPC.
+func subnetsOf(region, vpcID string, subnets []types.Subnet, configured []string) (*vpcInfo, error) {
+	v := &vpcInfo{vpcID: vpcID, subnets: map[string]string{}, zoneOf: map[string]string{}}
+	for _, s := range subnets {
+		z, id, in := sdkaws.ToString(s.AvailabilityZone), sdkaws.ToString(s.SubnetId), sdkaws.ToString(s.VpcId)
+		switch {
+		case vpcID != "" && in != vpcID:
+			continue
+		case v.vpcID == "":
+			v.vpcID = in
+		case in != v.vpcID:
+			return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets",
+				Msg: fmt.Sprintf("the configured subnets of %s are in more than one VPC (%s, %s)", region, v.vpcID, in)}
+		}
+		if _, dup := v.subnets[z]; !dup {
+			v.subnets[z] = id
+			v.zoneOf[id] = z
+		}
+	}
+	if len(v.subnets) == 0 {
+		return nil, &provider.Error{Kind: provider.ErrInvalid, Scope: provider.ScopeRegion, Op: "DescribeSubnets", Code: "NoSubnet",
+			Msg: fmt.Sprintf("no subnet to launch into in %s (configured: %v)", region, configured)}
+	}
+	return v, nil
+}
+
 // ensureSecurityGroup returns the cluster's group in the VPC: it allows all
 // traffic from its own members, and SSH and Dask from the allowed CIDRs
 // only (never 0.0.0.0/0 unless configured so).
-func (p *Provider) ensureSecurityGroup(ctx context.Context, c *ec2.Client, cluster, vpc string, tags map[string]string) (string, error) {
+func (p *Provider) ensureSecurityGroup(ctx context.Context, c *ec2.Client, cluster, vpc string, tags map[string]string, la *lookahead) (string, error) {
 	name := ResourceName(cluster)
 	find := func() (*types.SecurityGroup, error) {
 		out, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
@@ -278,9 +301,12 @@ func (p *Provider) ensureSecurityGroup(ctx context.Context, c *ec2.Client, clust
 		}
 		return &out.SecurityGroups[0], nil
 	}
-	sg, err := find()
-	if err != nil {
-		return "", err
+	sg, known := la.groupIn(vpc)
+	if !known {
+		var err error
+		if sg, err = find(); err != nil {
+			return "", err
+		}
 	}
 	if sg == nil {
 		out, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
@@ -418,14 +444,18 @@ func (p *Provider) publicIP(ctx context.Context) (net.IP, error) {
 // its private key is on this machine (0600). If the key pair exists but the
 // private key was lost, the key pair is replaced: machines launched before
 // keep the old key (SSH to them needs the old file), new ones get the new.
-func (p *Provider) ensureKeyPair(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string) (string, error) {
+func (p *Provider) ensureKeyPair(ctx context.Context, c *ec2.Client, cluster, region string, tags map[string]string, la *lookahead) (string, error) {
 	name := ResourceName(cluster)
 	path := p.KeyPath(cluster, region)
-	out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: []types.Filter{{Name: sdkaws.String("key-name"), Values: []string{name}}}})
-	if err != nil {
-		return "", classify("DescribeKeyPairs", err)
+	exists := la != nil && la.keyExists
+	if la == nil || !la.keyKnown {
+		out, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: []types.Filter{{Name: sdkaws.String("key-name"), Values: []string{name}}}})
+		if err != nil {
+			return "", classify("DescribeKeyPairs", err)
+		}
+		exists = len(out.KeyPairs) > 0
 	}
-	if len(out.KeyPairs) > 0 {
+	if exists {
 		if _, err := os.Stat(path); err == nil {
 			return name, nil
 		}
@@ -496,17 +526,17 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 }
 
 // cleanupRegion removes a cluster's launch templates, security group and
-// key pair in a region. The launch templates go beside the security
-// group; the key pair (and the private key on this machine) goes only once
-// the group is gone, since a group that cannot go means machines that
-// still run and may need the key.
+// key pair in a region, side by side: the lookups at once, then each
+// deletion as soon as its lookup answers. The private key on this machine
+// goes only once the group is gone, since a group that cannot go means
+// machines that still run and may need the key for SSH. (The key pair in
+// EC2 may go first: instances keep the key they were launched with.)
 func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) error {
 	c, err := p.ec2Client(ctx, region)
 	if err != nil {
 		return err
 	}
 	byTag := []types.Filter{{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}}
-	var kps *ec2.DescribeKeyPairsOutput
 	err = provider.Parallel(3, 0, func(i int) (err error) {
 		switch i {
 		case 0:
@@ -520,20 +550,17 @@ func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) er
 				return p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sgs.SecurityGroups[j].GroupId), p.opts.Now().Add(p.opts.CleanupTimeout))
 			})
 		default:
-			if kps, err = c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag}); err != nil {
+			kps, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag})
+			if err != nil {
 				return classify("DescribeKeyPairs", err)
 			}
-			return nil
+			return provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
+				if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
+					return classify("DeleteKeyPair", err)
+				}
+				return nil
+			})
 		}
-	})
-	if err != nil {
-		return err
-	}
-	err = provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
-		if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
-			return classify("DeleteKeyPair", err)
-		}
-		return nil
 	})
 	if err != nil {
 		return err

@@ -100,6 +100,7 @@ type Provider struct {
 	// Caches of what Prepare and Launch found or made.
 	vpcs      map[string]*vpcInfo
 	nets      map[netKey]*network
+	ahead     map[netKey]*lookahead
 	locks     map[string]*sync.Mutex
 	images    map[imageKey]imageInfo
 	templates map[string]string
@@ -153,7 +154,7 @@ func New(opts Options) *Provider {
 	}
 	return &Provider{
 		opts: opts, ec2: map[string]*ec2.Client{}, quotas: map[string]*servicequotas.Client{}, limiters: map[string]*limiters{},
-		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, locks: map[string]*sync.Mutex{},
+		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, ahead: map[netKey]*lookahead{}, locks: map[string]*sync.Mutex{},
 		images: map[imageKey]imageInfo{}, templates: map[string]string{},
 	}
 }

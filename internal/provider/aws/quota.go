@@ -118,6 +118,15 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 		known bool
 		err   error
 	}
+	// The network Prepare will need (in every region of the plan, as
+	// Prepare's) is read meanwhile, not waited for.
+	var ahead []string
+	for _, k := range images {
+		if req.Cluster != "" && !slices.Contains(ahead, k.region) {
+			ahead = append(ahead, k.region)
+			p.startLookahead(ctx, req.Cluster, k.region)
+		}
+	}
 	limitOf := make([]limit, len(keys))
 	usageOf := make([]map[string]float64, len(regions))
 	usageErr := make([]error, len(regions))
