@@ -2,6 +2,7 @@ package arm
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,6 +81,34 @@ type vmRecord struct {
 	vmID                   string
 	deleted                bool // a delete was asked for
 	counted                bool // still counted in its set's capacity
+	// listed caches the VM as lists show it, by what it depends on that
+	// changes (the instance's state, the instance view asked for): a list
+	// of thousands renders each VM once a state, not once a page asked.
+	// Cleared when the VM's own data changes (its tags).
+	listed map[listedKey]json.RawMessage
+}
+
+type listedKey struct {
+	state  string
+	reason string
+	expand bool
+}
+
+// listedJSON is a VM as lists show it, rendered once per state.
+func (s *Server) listedJSON(rec *vmRecord, in cloudsim.Instance, expand bool) json.RawMessage {
+	k := listedKey{in.State, in.StateReason, expand}
+	if b, ok := rec.listed[k]; ok {
+		return b
+	}
+	b, err := json.Marshal(s.vmJSONOf(rec, in, expand))
+	if err != nil {
+		panic(err) // the SDK's own model
+	}
+	if rec.listed == nil {
+		rec.listed = map[listedKey]json.RawMessage{}
+	}
+	rec.listed[k] = b
+	return b
 }
 
 // setState is a Flexible scale set.
@@ -900,7 +929,7 @@ func (c *ctx) listScaleSets() {
 	for _, r := range s.m.Resources(KindScaleSet, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID }) {
 		items = append(items, s.setJSON(r.Data.(*setState), ""))
 	}
-	c.page(items)
+	c.pageOf(items)
 }
 
 func (c *ctx) scaleSet() {
@@ -1128,13 +1157,18 @@ func (c *ctx) listVMs() {
 		}
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].name < recs[j].name })
-	var items []any
+	// Only the page's VMs are rendered.
+	type listed struct {
+		rec *vmRecord
+		in  cloudsim.Instance
+	}
+	var vms []listed
 	for _, rec := range recs {
-		if vm, ok := s.vmJSON(rec, expand); ok {
-			items = append(items, vm)
+		if in, ok := s.listedVM(rec); ok {
+			vms = append(vms, listed{rec, in})
 		}
 	}
-	c.page(items)
+	c.page(len(vms), func(i int) any { return s.listedJSON(vms[i].rec, vms[i].in, expand) })
 }
 
 func (c *ctx) virtualMachine() {
@@ -1172,6 +1206,7 @@ func (c *ctx) virtualMachine() {
 			// An existing VM: only its tags change here.
 			tags := tagsOf(in.Tags)
 			rec.tags = tags
+			rec.listed = nil
 			s.m.SetTags(lowerID(id), tags)
 			vm, _ := s.vmJSON(rec, false)
 			c.accepted(http.StatusOK, vm, s.newOp("Microsoft.Compute", rec.location, nil, nil, nil))
@@ -1220,10 +1255,21 @@ func (c *ctx) virtualMachine() {
 
 // vmJSON is a VM as ARM shows it; false when the VM is gone.
 func (s *Server) vmJSON(rec *vmRecord, expand bool) (armcompute.VirtualMachine, bool) {
-	in, ok := s.m.Instance(lowerID(rec.id))
-	if !ok || in.State == cloudsim.Terminated {
+	in, ok := s.listedVM(rec)
+	if !ok {
 		return armcompute.VirtualMachine{}, false
 	}
+	return s.vmJSONOf(rec, in, expand), true
+}
+
+// listedVM is a VM's instance in the model, unless it is gone.
+func (s *Server) listedVM(rec *vmRecord) (cloudsim.Instance, bool) {
+	in, ok := s.m.Instance(lowerID(rec.id))
+	return in, ok && in.State != cloudsim.Terminated
+}
+
+// vmJSONOf is a VM as ARM shows it, from its instance in the model.
+func (s *Server) vmJSONOf(rec *vmRecord, in cloudsim.Instance, expand bool) armcompute.VirtualMachine {
 	spec := rec.spec
 	state, power := "Succeeded", "PowerState/running"
 	switch in.State {
@@ -1309,7 +1355,7 @@ func (s *Server) vmJSON(rec *vmRecord, expand bool) (armcompute.VirtualMachine, 
 			{Code: ptr("ProvisioningState/" + strings.ToLower(state))}, {Code: ptr(power)},
 		}}
 	}
-	return vm, true
+	return vm
 }
 
 func orDetach(opt string) string {

@@ -191,11 +191,8 @@ func (c *ctx) listNetworkChildren() {
 		return
 	}
 	kind := c.ns + "/" + c.typ
-	var items []any
-	for _, r := range s.m.Resources(kind, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID }) {
-		items = append(items, s.networkChildJSON(r))
-	}
-	c.page(items)
+	rs := s.m.Resources(kind, func(r *cloudsim.Resource) bool { return r.Parent == rg.ID })
+	c.page(len(rs), func(i int) any { return s.networkChildJSON(rs[i]) })
 }
 
 func (c *ctx) getNetworkChild() {
@@ -214,18 +211,9 @@ func (c *ctx) getNetworkChild() {
 	c.reply(http.StatusOK, s.networkChildJSON(r), nil)
 }
 
-// networkChildJSON is a NIC or public IP as ARM shows it.
+// networkChildJSON is a NIC or public IP as ARM shows it: the stored
+// object, which the handler encodes before it lets go of the server's
+// lock (reply runs under it), so nothing changes it meanwhile.
 func (s *Server) networkChildJSON(r cloudsim.Resource) any {
-	// The stored object is shared; answer a copy.
-	b, _ := json.Marshal(r.Data)
-	switch r.Kind {
-	case KindNIC:
-		var nic armnetwork.Interface
-		_ = json.Unmarshal(b, &nic)
-		return nic
-	default:
-		var ip armnetwork.PublicIPAddress
-		_ = json.Unmarshal(b, &ip)
-		return ip
-	}
+	return r.Data
 }

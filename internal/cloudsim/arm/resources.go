@@ -253,7 +253,7 @@ func (c *ctx) listResourceGroups() {
 		}
 		items = append(items, rgJSON(r, state))
 	}
-	c.page(items)
+	c.pageOf(items)
 }
 
 // requireRG answers 404 and returns false when the routed group is missing.

@@ -634,19 +634,29 @@ func (c *ctx) operationStatus() {
 	c.reply(http.StatusOK, body, nil)
 }
 
-// page answers a list with ARM's paging: value and nextLink.
-func (c *ctx) page(items []any) {
+// page answers a list with ARM's paging: value and nextLink. Only the
+// page's items are rendered (item(i) for i in the page), so a list of
+// thousands costs the simulator a page's encoding per page, not the whole
+// list's.
+func (c *ctx) page(n int, item func(i int) any) {
 	skip, _ := strconv.Atoi(c.query("$skiptoken"))
-	skip = max(0, min(skip, len(items)))
-	end := min(len(items), skip+c.s.pageSize)
-	body := map[string]any{"value": items[skip:end]}
-	if end < len(items) {
+	skip = max(0, min(skip, n))
+	end := min(n, skip+c.s.pageSize)
+	value := make([]any, 0, end-skip)
+	for i := skip; i < end; i++ {
+		value = append(value, item(i))
+	}
+	body := map[string]any{"value": value}
+	if end < n {
 		q := c.r.URL.Query()
 		q.Set("$skiptoken", strconv.Itoa(end))
 		body["nextLink"] = c.base + c.r.URL.Path + "?" + q.Encode()
 	}
 	c.reply(http.StatusOK, body, nil)
 }
+
+// pageOf pages items already rendered.
+func (c *ctx) pageOf(items []any) { c.page(len(items), func(i int) any { return items[i] }) }
 
 func (c *ctx) decode(v any) *apiError {
 	if len(c.body) == 0 {

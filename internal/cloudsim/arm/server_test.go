@@ -524,3 +524,84 @@ func TestConflictFault(t *testing.T) {
 		t.Fatalf("second delete: %d %v", a.status, a.body)
 	}
 }
+
+// TestListsFollowChanges: a list renders each VM once per state (cached),
+// yet shows what changed since: power states, a VM gone, its own tags.
+func TestListsFollowChanges(t *testing.T) {
+	w := newWire(t)
+	subnet := w.network("rg")
+	path := sub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/set"
+	w.do(http.MethodPut, path, scaleSet(subnet, "Standard_D2s_v5", 2, "Delete", nil))
+	filter := url.QueryEscape("'virtualMachineScaleSet/id' eq '" + path + "'")
+	powers := func() map[string]string {
+		out := map[string]string{}
+		list := w.do(http.MethodGet, sub+"/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines?$expand=instanceView&$filter="+filter, nil)
+		for _, v := range list.body["value"].([]any) {
+			vm := v.(map[string]any)
+			for _, st := range vm["properties"].(map[string]any)["instanceView"].(map[string]any)["statuses"].([]any) {
+				if c := st.(map[string]any)["code"].(string); strings.HasPrefix(c, "PowerState/") {
+					out[vm["id"].(string)] = c
+				}
+			}
+		}
+		return out
+	}
+	vms := w.s.VMIDs()
+	if got := powers(); got[vms[0]] != "PowerState/starting" || got[vms[1]] != "PowerState/starting" {
+		t.Fatalf("while booting: %v", got)
+	}
+	w.clock.Advance(time.Minute)
+	if got := powers(); got[vms[0]] != "PowerState/running" || got[vms[1]] != "PowerState/running" {
+		t.Fatalf("booted: %v", got)
+	}
+	w.s.PowerOff(vms[0])
+	w.clock.Advance(time.Minute)
+	if got := powers(); got[vms[0]] != "PowerState/stopped" || got[vms[1]] != "PowerState/running" {
+		t.Fatalf("one powered off: %v", got)
+	}
+	name := vms[1][strings.LastIndexByte(vms[1], '/')+1:]
+	w.do(http.MethodPost, path+"/delete?forceDeletion=true", map[string]any{"instanceIds": []string{name}})
+	w.clock.Advance(time.Minute)
+	if got := powers(); len(got) != 1 || got[vms[0]] == "" {
+		t.Fatalf("one deleted: %v", got)
+	}
+
+	// A standalone VM's tags, changed by a PUT, show in the next list.
+	vm := sub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/head"
+	body := func(tags map[string]any) map[string]any {
+		set := scaleSet(subnet, "Standard_D2s_v5", 1, "Delete", nil)
+		vmp := set["properties"].(map[string]any)["virtualMachineProfile"].(map[string]any)
+		vmp["hardwareProfile"] = map[string]any{"vmSize": "Standard_D2s_v5"}
+		vmp["osProfile"].(map[string]any)["computerName"] = "head"
+		delete(vmp["osProfile"].(map[string]any), "computerNamePrefix")
+		return map[string]any{"location": "eastus", "tags": tags, "properties": vmp}
+	}
+	if a := w.do(http.MethodPut, vm, body(map[string]any{"v": "1"})); a.status != 201 {
+		t.Fatalf("VM PUT: %d %v", a.status, a.body)
+	}
+	w.clock.Advance(time.Minute)
+	tagOf := func() any {
+		list := w.do(http.MethodGet, sub+"/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines", nil)
+		for {
+			for _, v := range list.body["value"].([]any) {
+				if m := v.(map[string]any); strings.EqualFold(m["id"].(string), vm) {
+					return m["tags"].(map[string]any)["v"]
+				}
+			}
+			next, _ := list.body["nextLink"].(string)
+			if next == "" {
+				return nil
+			}
+			list = w.do(http.MethodGet, strings.TrimPrefix(next, w.url), nil)
+		}
+	}
+	if got := tagOf(); got != "1" {
+		t.Fatalf("tag %v, want 1", got)
+	}
+	if a := w.do(http.MethodPut, vm, body(map[string]any{"v": "2"})); a.status != 200 {
+		t.Fatalf("VM PUT again: %d %v", a.status, a.body)
+	}
+	if got := tagOf(); got != "2" {
+		t.Fatalf("tag %v after the PUT, want 2", got)
+	}
+}

@@ -271,14 +271,16 @@ func TestLaunchNoReadBack(t *testing.T) {
 	e := newEnv(t)
 	prepare(t, e, "rb", "eastus")
 	e.model.ResetRequests()
+	// The group is this provider's (fresh): no token lists
+	// (TestLaunchInFreshGroup).
 	hr := launch(t, e, head("rb", "rb-h-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
-	if n := e.count(vmRead); n != 1 {
-		t.Errorf("a head launch made %d VM reads, want 1 (the token's list)", n)
+	if n := e.count(vmRead); n != 0 {
+		t.Errorf("a head launch made %d VM reads, want none", n)
 	}
 	e.model.ResetRequests()
 	wr := launch(t, e, workers("rb", 3, "rb-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
-	if n, m := e.count("Microsoft.Compute/virtualMachineScaleSets/read"), e.count(vmRead); n != 1 || m != 1 {
-		t.Errorf("a worker launch made %d set reads and %d VM reads, want 1 (the token's list) and 1 (the set's VMs)", n, m)
+	if n, m := e.count("Microsoft.Compute/virtualMachineScaleSets/read"), e.count(vmRead); n != 0 || m != 1 {
+		t.Errorf("a worker launch made %d set reads and %d VM reads, want none and 1 (the set's VMs)", n, m)
 	}
 	if len(hr.Machines) != 1 || len(wr.Machines) != 3 {
 		t.Fatalf("launched %d heads and %d workers", len(hr.Machines), len(wr.Machines))
@@ -292,7 +294,9 @@ func TestLaunchNoReadBack(t *testing.T) {
 		if m.ID != got.ID {
 			continue
 		}
-		m.PrivateIP, m.PublicIP = "", ""
+		if got.PrivateIP == "" || got.PublicIP == "" {
+			t.Errorf("Launch returned the head without its addresses: %+v", got)
+		}
 		if got.State != provider.Running || m.State != provider.Running {
 			t.Errorf("head state %s from Launch, %s from Machines", got.State, m.State)
 		}
@@ -304,8 +308,8 @@ func TestLaunchNoReadBack(t *testing.T) {
 	t.Errorf("Machines does not list the head %s: %v", got.ID, ms)
 }
 
-// TestPollSchedule: on the manual clock, an operation's polls come 200 ms
-// after its first answer, then 0.4, 0.8, 1.6, 3.2 s and every PollInterval
+// TestPollSchedule: on the manual clock, an operation's polls come 50 ms
+// after its first answer, then 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s and every PollInterval
 // (5 s); the Retry-After of a group deletion (15 s) is not waited.
 func TestPollSchedule(t *testing.T) {
 	e := newEnv(t)
@@ -325,20 +329,20 @@ func TestPollSchedule(t *testing.T) {
 	}
 	// Network operations end at once: one poll each.
 	prepare(t, e, "ps", "eastus")
-	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.2, 0.2)) {
-		t.Errorf("Prepare slept %v, want a 200ms pause before the NSG's and the network's one poll", got)
+	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.05, 0.05)) {
+		t.Errorf("Prepare slept %v, want a 50ms pause before the NSG's and the network's one poll", got)
 	}
-	// VMs boot in 20 s: polls at 0.2, 0.6, 1.4, 3.0, 6.2, 11.2, 16.2 and
-	// 21.2 s, the last finding them running.
+	// VMs boot in 20 s: polls at 0.05, 0.15, 0.35, 0.75, 1.55, 3.15,
+	// 6.35, 11.35, 16.35 and 21.35 s, the last finding them running.
 	launch(t, e, workers("ps", 3, "ps-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
-	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5)) {
+	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5)) {
 		t.Errorf("a scale set booting in 20s slept %v", got)
 	}
 	// The group's VMs take 10 s to go; its deletion says Retry-After: 15.
 	if err := e.p.Cleanup(ctx(t), "ps", nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.2, 0.4, 0.8, 1.6, 3.2, 5)) {
+	if got := slept(); fmt.Sprint(got) != fmt.Sprint(ms(0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5)) {
 		t.Errorf("a group deletion of 10s slept %v", got)
 	}
 }

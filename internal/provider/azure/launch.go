@@ -318,13 +318,22 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 			name := headName(req.Cluster, req.Token, k*len(req.Offerings)+i)
 			var first *http.Response
 			poller, err := p.c.vms.BeginCreateOrUpdate(capture(ctx, &first), v.rg, name, p.vmBody(v, name, o), nil)
-			var vm *armcompute.VirtualMachine
+			var (
+				vm    *armcompute.VirtualMachine
+				addrs *headAddresses
+			)
 			if err == nil {
+				// The head's addresses are read while its operation
+				// runs (see headAddresses).
+				addrs = p.readHeadAddresses(ctx, v.rg, p.groupID(v.rg)+"/providers/Microsoft.Compute/virtualMachines/"+name)
 				if err = settle(ctx, p, poller, first); err == nil {
 					vm, err = createdVM(ctx, poller, first)
 				}
 			}
 			if err != nil {
+				if addrs != nil {
+					addrs.abandon()
+				}
 				if cerr := ctx.Err(); cerr != nil {
 					return cerr
 				}
@@ -340,7 +349,7 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 				_ = p.deleteVM(ctx, v.rg, name)
 				continue
 			}
-			res.Machines = append(res.Machines, p.machine(vm, nil, nil))
+			res.Machines = append(res.Machines, p.machine(vm, nil, addrs.get()))
 			p.hintLaunched(v.rg, "", name)
 			got = true
 			break
@@ -350,6 +359,80 @@ func (p *Provider) launchHeads(ctx context.Context, req provider.LaunchRequest, 
 		}
 	}
 	return nil
+}
+
+// headAddresses reads a new head's addresses beside its create operation.
+// A NIC's private address is allocated when the NIC is created and a
+// Standard static public address when the public IP is, and the compute RP
+// makes both (from the VM's networkInterfaceConfigurations) as part of the
+// VM's creation, before the VM can succeed. So the group's NICs and public
+// IPs are listed once as soon as the PUT is answered, while the operation
+// is polled; if that read did not find both of the head's addresses (its
+// NIC not made yet, which on ARM is likely: a VM takes tens of seconds),
+// they are listed again once the operation has succeeded, when they exist.
+// Either way the head comes back from Launch with its addresses, which
+// the engine would otherwise have had to list the cluster for (waitHead);
+// the second read costs what that listing would have, the first one saves
+// it where the NIC was there early.
+type headAddresses struct {
+	p      *Provider
+	ctx    context.Context
+	cancel context.CancelFunc
+	rg, id string
+	done   chan struct{}
+	a      addresses
+	ok     bool
+}
+
+func (p *Provider) readHeadAddresses(ctx context.Context, rg, vmID string) *headAddresses {
+	ctx, cancel := context.WithCancel(ctx)
+	h := &headAddresses{p: p, ctx: ctx, cancel: cancel, rg: rg, id: strings.ToLower(vmID), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		h.a, h.ok = h.read()
+	}()
+	return h
+}
+
+func (h *headAddresses) read() (addresses, bool) {
+	var (
+		nics          []nicAddr
+		public        map[string]string
+		nicErr, ipErr error
+		wg            sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); nics, nicErr = h.p.listNICs(h.ctx, h.rg) }()
+	go func() { defer wg.Done(); public, ipErr = h.p.listPublicIPs(h.ctx, h.rg) }()
+	wg.Wait()
+	if nicErr != nil || ipErr != nil {
+		return addresses{}, false
+	}
+	all, complete := joinAddresses(nics, public)
+	return all[h.id], complete[h.id]
+}
+
+// get returns the head's addresses (its VM's lower-case ID to them), once
+// its operation succeeded: the early read's if complete, else a second
+// read's; nil when neither got them (the engine then lists the cluster,
+// as it would have).
+func (h *headAddresses) get() map[string]addresses {
+	<-h.done
+	defer h.cancel()
+	a, ok := h.a, h.ok
+	if !ok {
+		a, ok = h.read()
+	}
+	if !ok {
+		return nil
+	}
+	return map[string]addresses{h.id: a}
+}
+
+// abandon stops the read; the operation failed.
+func (h *headAddresses) abandon() {
+	h.cancel()
+	<-h.done
 }
 
 // createdVM is the VM a create made, once its operation succeeded: the
@@ -380,7 +463,11 @@ func (p *Provider) deleteVM(ctx context.Context, rg, name string) error {
 	return nil
 }
 
-// launched finds what an earlier Launch with req.Token made.
+// launched finds what an earlier Launch with req.Token made. A group
+// this process created (its PUT was answered 201 Created: it did not
+// exist) is not listed for a token this process has not launched with
+// before: whatever is in it was made since, by this process, under other
+// tokens. A group that existed (200 OK), as after a crash, is listed.
 func (p *Provider) launched(ctx context.Context, req provider.LaunchRequest) (bool, []provider.Machine, error) {
 	found := false
 	var out []provider.Machine
@@ -388,8 +475,18 @@ func (p *Provider) launched(ctx context.Context, req provider.LaunchRequest) (bo
 	for _, o := range req.Offerings {
 		locs = append(locs, o.Region)
 	}
+	p.mu.Lock()
+	again := p.tokens[req.Token]
+	p.tokens[req.Token] = true
+	p.mu.Unlock()
 	for _, loc := range dedupe(locs) {
 		rg := resourceGroup(req.Cluster, loc)
+		p.mu.Lock()
+		fresh := p.fresh[strings.ToLower(rg)]
+		p.mu.Unlock()
+		if fresh && !again {
+			continue
+		}
 		if req.Role == spec.RoleHead {
 			vms, err := p.listVMs(ctx, rg, "")
 			if isNotFound(err) {
@@ -459,27 +556,6 @@ func (p *Provider) listVMsExpanded(ctx context.Context, rg, setID string) ([]*ar
 		Filter: to.Ptr(fmt.Sprintf("'virtualMachineScaleSet/id' eq '%s'", setID)),
 		Expand: to.Ptr(armcompute.ExpandTypeForListVMsInstanceView),
 	}, nil)
-}
-
-// pageVMs lists VMs, slimmed; onPage, when given, sees each page's as it
-// comes.
-func (p *Provider) pageVMs(ctx context.Context, rg string, opts *armcompute.VirtualMachinesClientListOptions, onPage func([]*armcompute.VirtualMachine)) ([]*armcompute.VirtualMachine, error) {
-	var out []*armcompute.VirtualMachine
-	pager := p.c.vms.NewListPager(rg, opts)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, classify("VirtualMachines.List", err)
-		}
-		n := len(out)
-		for _, vm := range page.Value {
-			out = append(out, slimVM(vm))
-		}
-		if onPage != nil {
-			onPage(out[n:])
-		}
-	}
-	return out, nil
 }
 
 // slimVM keeps the parts of a listed VM that burst reads (names, tags,

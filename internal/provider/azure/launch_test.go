@@ -2,9 +2,12 @@ package azure_test
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 
 const (
 	setWrite  = "Microsoft.Compute/virtualMachineScaleSets/write"
+	setRead   = "Microsoft.Compute/virtualMachineScaleSets/read"
 	setDelete = "Microsoft.Compute/virtualMachineScaleSets/delete/action"
 	vmWrite   = "Microsoft.Compute/virtualMachines/write"
 	vmDelete  = "Microsoft.Compute/virtualMachines/delete"
@@ -299,8 +303,8 @@ func TestThrottling(t *testing.T) {
 			throttled++
 		}
 	}
-	// A write token every 3 s: Retry-After says 3 (polls sleep 0.2, 0.4,
-	// 0.8, 1.6, 3.2 and 5 s).
+	// A write token every 3 s: Retry-After says 3 (polls sleep 0.05, 0.1,
+	// 0.2, 0.4, 0.8, 1.6, 3.2 and 5 s).
 	if throttled == 0 || !slices.Contains(e.slept, 3*time.Second) {
 		t.Errorf("%d throttled requests, sleeps %v: want throttling and 3s waits (Retry-After)", throttled, e.slept)
 	}
@@ -359,6 +363,104 @@ func TestIdempotentAcrossRuns(t *testing.T) {
 		t.Fatalf("head retry gave %v (was %v), %d VM writes, %v", ids(b.Machines), ids(a.Machines), e.count(vmWrite), err)
 	}
 }
+
+// TestLaunchInFreshGroup: in a group this provider created (ARM answered
+// its PUT 201 Created), a Launch does not list the group for its token
+// first, unless this provider launched with the token before; a provider
+// that finds the group there (200 OK), as after a crash, lists it and
+// gets the earlier launch's machines.
+func TestLaunchInFreshGroup(t *testing.T) {
+	e := newEnv(t)
+	o := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	prepare(t, e, "fg", "eastus")
+	e.model.ResetRequests()
+	h := launch(t, e, head("fg", "fg-h-1", o))
+	w := launch(t, e, workers("fg", 4, "fg-w-1", o))
+	if n, m := e.count(vmRead), e.count(setRead); n != 1 || m != 0 {
+		t.Errorf("launches into a fresh group made %d VM reads and %d set reads, want 1 (the new set's VMs) and none", n, m)
+	}
+	// The same token again in this process: listed, nothing made.
+	e.model.ResetRequests()
+	again := launch(t, e, workers("fg", 4, "fg-w-1", o))
+	if !slices.Equal(ids(again.Machines), ids(w.Machines)) || e.count(setRead) != 1 || e.count(setWrite) != 0 {
+		t.Errorf("the token again gave %v (was %v), %d set reads, %d set writes", ids(again.Machines), ids(w.Machines), e.count(setRead), e.count(setWrite))
+	}
+	// A new run (after a crash) prepares the group that is there (200)
+	// and lists it for each token.
+	p2, err := azure.New(e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.Prepare(ctx(t), provider.PrepareRequest{Cluster: "fg", Regions: []string{"eastus"}, Tags: map[string]string{provider.TagOwner: "tester"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.model.ResetRequests()
+	h2, err := p2.Launch(ctx(t), head("fg", "fg-h-1", o))
+	if err != nil || !slices.Equal(ids(h2.Machines), ids(h.Machines)) || e.count(vmWrite) != 0 || e.count(vmRead) == 0 {
+		t.Errorf("after a crash the head's token gave %v (was %v), %d VM writes, %d VM reads, %v", ids(h2.Machines), ids(h.Machines), e.count(vmWrite), e.count(vmRead), err)
+	}
+	w2, err := p2.Launch(ctx(t), workers("fg", 4, "fg-w-1", o))
+	if err != nil || !slices.Equal(ids(w2.Machines), ids(w.Machines)) || e.count(setWrite) != 0 {
+		t.Errorf("after a crash the workers' token gave %v (was %v), %d set writes, %v", ids(w2.Machines), ids(w.Machines), e.count(setWrite), err)
+	}
+}
+
+// TestHeadAddressesFromLaunch: Launch returns the head with its private
+// and public addresses, read while its operation ran (one NIC list, one
+// public IP list), so the engine need not list the cluster for them; when
+// that early read misses the NIC (on ARM it is made during the VM's
+// operation), they are read again once the operation succeeded.
+func TestHeadAddressesFromLaunch(t *testing.T) {
+	o := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	check := func(e *env, got provider.Machine) {
+		t.Helper()
+		ms, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "ha"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 1 || ms[0].ID != got.ID || got.PrivateIP == "" || got.PublicIP == "" ||
+			ms[0].PrivateIP != got.PrivateIP || ms[0].PublicIP != got.PublicIP || got.State != provider.Running {
+			t.Fatalf("Launch gave %+v, Machines lists %+v", got, ms)
+		}
+	}
+	e := newEnv(t)
+	prepare(t, e, "ha", "eastus")
+	e.model.ResetRequests()
+	h := launch(t, e, head("ha", "ha-h-1", o))
+	if n, m := e.count("Microsoft.Network/networkInterfaces/read"), e.count("Microsoft.Network/publicIPAddresses/read"); n != 1 || m != 1 {
+		t.Errorf("the head's launch listed NICs %d times and public IPs %d times, want once each", n, m)
+	}
+	check(e, h.Machines[0])
+
+	// The first NIC list finds nothing yet.
+	var mu sync.Mutex
+	nicLists := 0
+	e = newEnv(t, func(_ *cloudsim.Config, o *azure.Options) {
+		o.Transport = transportFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/networkInterfaces") {
+				mu.Lock()
+				nicLists++
+				first := nicLists == 1
+				mu.Unlock()
+				if first {
+					return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+						Body: io.NopCloser(strings.NewReader(`{"value":[]}`)), Request: r}, nil
+				}
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})
+	})
+	prepare(t, e, "ha", "eastus")
+	h = launch(t, e, head("ha", "ha-h-1", o))
+	if nicLists != 2 {
+		t.Errorf("%d NIC lists, want 2 (one while the operation ran, one after)", nicLists)
+	}
+	check(e, h.Machines[0])
+}
+
+type transportFunc func(*http.Request) (*http.Response, error)
+
+func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
 
 func ids(ms []provider.Machine) []string {
 	out := make([]string, len(ms))

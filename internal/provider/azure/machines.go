@@ -233,6 +233,7 @@ func (p *Provider) forgetGroups(cluster string, groups []string) {
 	for _, rg := range groups {
 		delete(p.seen.groups[cluster], rg)
 		delete(p.seen.inGroup, strings.ToLower(rg))
+		delete(p.fresh, strings.ToLower(rg))
 	}
 }
 
@@ -485,63 +486,15 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, names []strin
 // public IP to its address): a listed NIC decodes into far more than that, and a
 // cluster of thousands has a NIC per VM.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
-	type nicAddr struct {
-		vm, private string
-		publicIDs   []string
-	}
 	var (
-		nics   []nicAddr
-		public = map[string]string{} // public IP ID -> address
-		nicErr error
-		ipErr  error
-		wg     sync.WaitGroup
+		nics          []nicAddr
+		public        map[string]string
+		nicErr, ipErr error
+		wg            sync.WaitGroup
 	)
 	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		pager := p.c.nics.NewListPager(rg, nil)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				nicErr = classify("NetworkInterfaces.List", err)
-				return
-			}
-			for _, nic := range page.Value {
-				if nic == nil || nic.Properties == nil || nic.Properties.VirtualMachine == nil || nic.Properties.VirtualMachine.ID == nil {
-					continue
-				}
-				a := nicAddr{vm: strings.ToLower(*nic.Properties.VirtualMachine.ID)}
-				for _, ip := range nic.Properties.IPConfigurations {
-					if ip == nil || ip.Properties == nil {
-						continue
-					}
-					if a.private == "" && ip.Properties.PrivateIPAddress != nil {
-						a.private = *ip.Properties.PrivateIPAddress
-					}
-					if pub := ip.Properties.PublicIPAddress; pub != nil && pub.ID != nil {
-						a.publicIDs = append(a.publicIDs, strings.ToLower(*pub.ID))
-					}
-				}
-				nics = append(nics, a)
-			}
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		pager := p.c.pips.NewListPager(rg, nil)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				ipErr = classify("PublicIPAddresses.List", err)
-				return
-			}
-			for _, ip := range page.Value {
-				if ip != nil && ip.ID != nil && ip.Properties != nil && ip.Properties.IPAddress != nil {
-					public[strings.ToLower(*ip.ID)] = *ip.Properties.IPAddress
-				}
-			}
-		}
-	}()
+	go func() { defer wg.Done(); nics, nicErr = p.listNICs(ctx, rg) }()
+	go func() { defer wg.Done(); public, ipErr = p.listPublicIPs(ctx, rg) }()
 	wg.Wait()
 	if nicErr != nil {
 		return nil, nicErr
@@ -549,20 +502,36 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 	if ipErr != nil {
 		return nil, ipErr
 	}
+	out, _ := joinAddresses(nics, public)
+	return out, nil
+}
+
+// joinAddresses maps VMs (lower-case IDs) to their addresses, and says
+// which VMs are complete: a private address, and each public address
+// their NICs name known.
+func joinAddresses(nics []nicAddr, public map[string]string) (map[string]addresses, map[string]bool) {
 	out := make(map[string]addresses, len(nics))
+	complete := make(map[string]bool, len(nics))
 	for _, n := range nics {
 		a := out[n.vm]
+		ok, seen := complete[n.vm]
+		if !seen {
+			ok = true
+		}
 		if a.private == "" {
 			a.private = n.private
 		}
 		for _, id := range n.publicIDs {
+			ip, known := public[id]
+			ok = ok && known && ip != ""
 			if a.public == "" {
-				a.public = public[id]
+				a.public = ip
 			}
 		}
 		out[n.vm] = a
+		complete[n.vm] = ok && a.private != ""
 	}
-	return out, nil
+	return out, complete
 }
 
 // machine describes a VM. setTags are its scale set's, which its own

@@ -137,10 +137,18 @@ func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, 
 	)
 	lookup.Add(1)
 	go func() { defer lookup.Done(); cidrs, cidrErr = p.callerCIDRs(ctx) }()
-	_, err := p.c.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil)
+	var answer *http.Response
+	_, err := p.c.groups.CreateOrUpdate(capture(ctx, &answer), rg, armresources.ResourceGroup{Location: to.Ptr(location), Tags: gt}, nil)
 	lookup.Wait()
 	if err != nil {
 		return classify("ResourceGroups.CreateOrUpdate", err)
+	}
+	if answer != nil && answer.StatusCode == http.StatusCreated {
+		// 201: this PUT made the group, so it held nothing of any
+		// earlier run (see launched).
+		p.mu.Lock()
+		p.fresh[strings.ToLower(rg)] = true
+		p.mu.Unlock()
 	}
 	if cidrErr != nil {
 		return cidrErr

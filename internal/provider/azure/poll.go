@@ -15,18 +15,30 @@ import (
 
 // firstPoll is the pause before an operation's first poll; each later
 // pause doubles, up to PollInterval.
-const firstPoll = 200 * time.Millisecond
+const firstPoll = 50 * time.Millisecond
 
 // wait polls a long-running operation until it ends and returns its result.
 // The SDK's PollUntilDone refuses a frequency under a second and sleeps on
 // the wall clock; this loop sleeps through the provider's injected Sleep,
 // so tests against the simulator run on its manual clock.
 //
-// Schedule: the first poll 200 ms after the operation's first answer
-// (NSG, virtual network and identity operations, and a VM whose capacity
-// is there, often end well inside a second), then 0.4, 0.8, 1.6, 3.2 s
-// and PollInterval (5 s) from then on: an operation of minutes costs a
-// poll every 5 s, one of a second costs four or five polls.
+// Schedule: the first poll 50 ms after the operation's first answer, then
+// pauses of 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s and PollInterval (5 s) from
+// then on. Doubling from a short pause keeps the time between an
+// operation's end and burst learning of it below about the time the
+// operation took (plus a round trip), whatever its length: an operation
+// of minutes costs a poll every 5 s, one of a second five polls.
+// The first pause sets what the quickest operations cost: with 200 ms
+// (this provider's first schedule) every operation that ARM had ended by
+// then still cost 200 ms and a round trip, four times on up's chain of
+// dependent writes (NSG, network, head, workers); at 50 ms it costs two
+// more reads per operation (the polls at 50 and 150 ms), against a
+// subscription's read budget of thousands an hour (ARM's bucket: 250,
+// refilling 25 a second), about ten more for a whole `up`. A poll at once
+// (no pause) was not taken: it would find the operation where the PUT's
+// answer left it, a moment earlier, and be one more read for nothing on
+// any operation that takes longer than a round trip, which on ARM is
+// nearly all of them (a VM's takes tens of seconds).
 //
 // Retry-After (or retry-after-ms) on an operation's answers is not
 // honoured. A resource provider sets it per kind of operation, not from
@@ -38,7 +50,7 @@ const firstPoll = 200 * time.Millisecond
 // Where the operation is slow anyway, honouring it would change little;
 // where it is fast, it would cost the most. Polls are reads against the
 // subscription's read budget (thousands an hour; this schedule makes at
-// most six in an operation's first six seconds, then one per 5 s), and
+// most seven in an operation's first 6.4 seconds, then one per 5 s), and
 // when ARM wants fewer it answers 429, which throttlePolicy honours with
 // the Retry-After that comes with it.
 func wait[T any](ctx context.Context, p *Provider, poller *runtime.Poller[T]) (T, error) {

@@ -72,7 +72,7 @@ type Options struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PollInterval is the longest pause between polls of a long-running
-	// operation (default 5s): the first poll comes 200ms after the
+	// operation (default 5s): the first poll comes 50ms after the
 	// operation's first answer and each pause doubles up to it (the SDK's
 	// PollUntilDone refuses less than 1s, so burst polls itself).
 	PollInterval time.Duration
@@ -92,9 +92,16 @@ type Provider struct {
 	sub     string
 	sim     bool
 	c       clients
+	raw     *arm.Client // the pipeline lists page through (lists.go)
 
-	mu        sync.Mutex
-	prepared  map[string]bool // cluster + "/" + location
+	mu       sync.Mutex
+	prepared map[string]bool // cluster + "/" + location
+	// fresh are the groups (lower case) this process's PUT created (ARM
+	// answered 201 Created), and tokens the launch tokens this process
+	// has launched with: a token's resources can be in a fresh group only
+	// if this process launched the token there.
+	fresh     map[string]bool
+	tokens    map[string]bool
 	preparing map[string]*sync.Mutex
 	keys      map[string]string // cluster -> authorized_keys line
 	skuCache  map[string]map[string]skuInfo
@@ -146,7 +153,7 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.Images.validate(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, prepared: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
+	return &Provider{opts: opts, prepared: map[string]bool{}, fresh: map[string]bool{}, tokens: map[string]bool{}, preparing: map[string]*sync.Mutex{}, keys: map[string]string{}, skuCache: map[string]map[string]skuInfo{},
 		seen: hints{groups: map[string]map[string]string{}, inGroup: map[string]groupHint{}}}, nil
 }
 
@@ -227,6 +234,9 @@ func (p *Provider) setup() error {
 	p.c.ids, e = armmsi.NewUserAssignedIdentitiesClient(sub, cred, co)
 	add(e)
 	p.c.roles, e = armauthorization.NewRoleAssignmentsClient(sub, cred, co)
+	add(e)
+	// The pipeline the listings page through (lists.go).
+	p.raw, e = arm.NewClient("burst/azure", "v1.0.0", cred, co)
 	add(e)
 	if len(errs) > 0 {
 		return fmt.Errorf("azure: building clients: %w", errs[0])
