@@ -93,6 +93,12 @@ type Filter struct {
 	// AllRegions searches every region the account can use (burst gc
 	// --all-regions); it overrides Regions.
 	AllRegions bool
+	// Live asks only for machines that have not ended (terminated): the
+	// engine's observations need no others, and a cloud that keeps
+	// terminated machines listed for a while (EC2: about an hour) then
+	// sends less. A provider may ignore it; callers still skip ended
+	// machines.
+	Live bool
 }
 
 // State is a machine's lifecycle state, normalised across clouds.

@@ -174,7 +174,8 @@ func (e *Engine) downRest(ctx context.Context, cluster string, providers []strin
 func (e *Engine) Status(ctx context.Context, cluster string, providers []string) (*Result, error) {
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
-	obs, err := e.observe(ctx, cluster, providers)
+	// Status shows ended machines too (a reclaimed spot worker, say).
+	obs, err := e.observeFilter(ctx, cluster, providers, false)
 	if err != nil {
 		return res, err
 	}

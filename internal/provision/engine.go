@@ -198,8 +198,15 @@ func (o observation) live(role spec.Role) []provider.Machine {
 	return out
 }
 
-// observe lists the cluster's machines on each provider.
+// observe lists the cluster's live machines on each provider (ended ones
+// may come too, from providers that ignore Filter.Live).
 func (e *Engine) observe(ctx context.Context, cluster string, providers []string) (observation, error) {
+	return e.observeFilter(ctx, cluster, providers, true)
+}
+
+// observeFilter lists the cluster's machines on each provider, ended ones
+// too unless live.
+func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []string, live bool) (observation, error) {
 	var obs observation
 	// Providers are listed side by side; the first failure, in provider
 	// order, is the answer.
@@ -216,7 +223,7 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 				return
 			}
 			err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
-				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name]})
+				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name], Live: live})
 				return err
 			})
 			if err != nil {

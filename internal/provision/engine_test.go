@@ -894,3 +894,52 @@ func TestDownCleansUpAnIndependentPreparerBesideTermination(t *testing.T) {
 		t.Fatalf("terminated %d, live %d, prepared %v", res.Terminated, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
 	}
 }
+
+// filterRecorder notes the filters the engine lists with.
+type filterRecorder struct {
+	*fake.Provider
+	mu      sync.Mutex
+	live    []bool
+	regions [][]string
+}
+
+func (p *filterRecorder) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
+	p.mu.Lock()
+	p.live = append(p.live, f.Live)
+	p.regions = append(p.regions, f.Regions)
+	p.mu.Unlock()
+	return p.Provider.Machines(ctx, f)
+}
+
+func TestObservationsAskForLiveMachinesStatusForAll(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(1))
+	fr := &filterRecorder{Provider: h.fake}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return fr, nil }
+	mustUp(t, h, cluster(2))
+	if _, err := h.eng.Down(context.Background(), "test", []string{fake.Name}); err != nil {
+		t.Fatal(err)
+	}
+	headWaits := 0
+	for i, live := range fr.live {
+		switch {
+		case !live && len(fr.regions[i]) == 1:
+			// The head's wait lists its region with ended machines: a
+			// head that ends must be seen ending, not just vanish.
+			headWaits++
+		case !live:
+			t.Fatalf("listing %d of up or down asked for ended machines too", i)
+		}
+	}
+	if headWaits == 0 {
+		t.Fatal("the head was never waited for; the test did not see its listing")
+	}
+	n := len(fr.live)
+	res, err := h.eng.Status(context.Background(), "test", []string{fake.Name})
+	if err != nil || len(fr.live) != n+1 || fr.live[n] {
+		t.Fatalf("status: %v, filters %v: want one listing with ended machines", err, fr.live[n:])
+	}
+	// The fake keeps ended machines listed; status shows them.
+	if len(res.Machines) != 3 {
+		t.Fatalf("status shows %d machines, want the 3 terminated", len(res.Machines))
+	}
+}

@@ -600,6 +600,7 @@ func (e *Engine) waitHead(ctx context.Context, c *spec.Cluster, head provider.Ma
 	for {
 		var ms []provider.Machine
 		err := e.retry(ctx, c.Name, "listing machines on "+head.Provider, func() (err error) {
+			// Ended machines too: a head that ends is seen ending.
 			ms, err = p.Machines(ctx, provider.Filter{Cluster: c.Name, Regions: []string{head.Region}})
 			return err
 		})

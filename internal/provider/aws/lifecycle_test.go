@@ -70,6 +70,27 @@ func TestMachinesPaginatesAndFilters(t *testing.T) {
 	}
 }
 
+// TestMachinesLive: with Filter.Live, EC2 is asked for instances that
+// have not terminated (it lists terminated ones for about an hour).
+func TestMachinesLive(t *testing.T) {
+	e := newEnv(t)
+	ins := seed(t, e, "lv", 3)
+	e.model.Terminate([]string{ins[0].ID}, "test")
+	all, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "lv"})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("Machines = %d, %v; want 3 with the terminated one", len(all), err)
+	}
+	live, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "lv", Live: true})
+	if err != nil || len(live) != 2 {
+		t.Fatalf("Machines(Live) = %d, %v; want 2", len(live), err)
+	}
+	for _, m := range live {
+		if m.ID == ins[0].ID || m.State != provider.Running {
+			t.Errorf("live listing has %s (%s)", m.ID, m.State)
+		}
+	}
+}
+
 // TestTerminateBatches: terminations go 1000 IDs a call; IDs that no longer
 // exist do not fail the batch.
 func TestTerminateBatches(t *testing.T) {

@@ -23,20 +23,24 @@ const describePageSize = 1000
 // 1000 at a time, in each region of the filter (every enabled region with
 // AllRegions; the configured ones when it names none), up to
 // MaxRegionsInFlight regions at once. Terminated instances EC2 still
-// reports are included.
+// reports are included, unless the filter asks for live ones only.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	regions, err := p.searchRegions(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	filter := clusterFilter(f.Cluster)
+	filters := []types.Filter{clusterFilter(f.Cluster)}
+	if f.Live {
+		// EC2 lists terminated instances for about an hour.
+		filters = append(filters, types.Filter{Name: sdkaws.String("instance-state-name"), Values: []string{"pending", "running", "shutting-down", "stopping", "stopped"}})
+	}
 	out, err := eachRegion(ctx, regions, func(ctx context.Context, region string) ([]provider.Machine, error) {
 		c, err := p.ec2Client(ctx, region)
 		if err != nil {
 			return nil, err
 		}
 		if f.Cluster == "" {
-			return describeMachines(ctx, c, region, filter)
+			return describeMachines(ctx, c, region, filters...)
 		}
 		// A cluster's head and workers are listed side by side: a
 		// cluster of 1000 workers is then one page a listing, not two.
@@ -46,7 +50,7 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 		found := make([][]provider.Machine, len(roles))
 		err = provider.Parallel(len(roles), 0, func(i int) (err error) {
 			byRole := types.Filter{Name: sdkaws.String("tag:" + provider.TagRole), Values: []string{string(roles[i])}}
-			found[i], err = describeMachines(ctx, c, region, filter, byRole)
+			found[i], err = describeMachines(ctx, c, region, append(slices.Clone(filters), byRole)...)
 			return err
 		})
 		return slices.Concat(found...), err
