@@ -26,3 +26,23 @@ func (m *Model) BucketWait(name string, n int) time.Duration {
 	}
 	return time.Duration((need - b.tokens) / b.rate * float64(time.Second))
 }
+
+// InstanceStates returns, for each of ids, its instance's state and
+// state reason by the model's clock (ok false for an unknown ID), under
+// one lock and without copying the instances: what a list of thousands
+// needs of each to know which to show and how.
+func (m *Model) InstanceStates(ids []string) []Instance {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	out := make([]Instance, len(ids))
+	for i, id := range ids {
+		in, ok := m.instances[id]
+		if !ok {
+			continue
+		}
+		m.advance(in, now)
+		out[i] = Instance{ID: in.ID, State: in.State, StateReason: in.StateReason}
+	}
+	return out
+}

@@ -1162,13 +1162,19 @@ func (c *ctx) listVMs() {
 		rec *vmRecord
 		in  cloudsim.Instance
 	}
+	// The states come under one lock of the model, not a copy of each
+	// instance: every page asks which of the group's VMs are listed.
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = lowerID(rec.id)
+	}
 	var vms []listed
-	for _, rec := range recs {
-		if in, ok := s.listedVM(rec); ok {
-			vms = append(vms, listed{rec, in})
+	for i, in := range s.m.InstanceStates(ids) {
+		if in.ID != "" && in.State != cloudsim.Terminated {
+			vms = append(vms, listed{recs[i], in})
 		}
 	}
-	c.page(len(vms), func(i int) any { return s.listedJSON(vms[i].rec, vms[i].in, expand) })
+	c.pageRaw(len(vms), func(i int) json.RawMessage { return s.listedJSON(vms[i].rec, vms[i].in, expand) })
 }
 
 func (c *ctx) virtualMachine() {

@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -653,6 +654,37 @@ func (c *ctx) page(n int, item func(i int) any) {
 		body["nextLink"] = c.base + c.r.URL.Path + "?" + q.Encode()
 	}
 	c.reply(http.StatusOK, body, nil)
+}
+
+// pageRaw is page for items rendered as JSON already: the page is put
+// together from them as they are, where json.Marshal would check and
+// compact each again.
+func (c *ctx) pageRaw(n int, item func(i int) json.RawMessage) {
+	skip, _ := strconv.Atoi(c.query("$skiptoken"))
+	skip = max(0, min(skip, n))
+	end := min(n, skip+c.s.pageSize)
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if end < n {
+		q := c.r.URL.Query()
+		q.Set("$skiptoken", strconv.Itoa(end))
+		link, _ := json.Marshal(c.base + c.r.URL.Path + "?" + q.Encode())
+		b.WriteString(`"nextLink":`)
+		b.Write(link)
+		b.WriteByte(',')
+	}
+	b.WriteString(`"value":[`)
+	for i := skip; i < end; i++ {
+		if i > skip {
+			b.WriteByte(',')
+		}
+		b.Write(item(i))
+	}
+	b.WriteString("]}")
+	c.status = http.StatusOK
+	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(b.Bytes())
 }
 
 // pageOf pages items already rendered.
