@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,27 @@ func TestBatches(t *testing.T) {
 	}
 	if (batch{offerings: []plan.Offering{off("Standard_ND96isr_H100_v5", "eastus", "x86_64", 8)}}).setLimit() != 200 {
 		t.Error("N-series set limit")
+	}
+}
+
+// TestSetCounts: a count goes into as few sets as hold it at the size
+// given, as evenly as it goes.
+func TestSetCounts(t *testing.T) {
+	for _, c := range []struct {
+		n, size int
+		want    []int
+	}{
+		{0, 250, nil},
+		{10, 250, []int{10}},
+		{250, 250, []int{250}},
+		{251, 250, []int{126, 125}},
+		{1000, 250, []int{250, 250, 250, 250}},
+		{1001, 250, []int{201, 200, 200, 200, 200}},
+		{450, 200, []int{150, 150, 150}},
+	} {
+		if got := setCounts(c.n, c.size); !slices.Equal(got, c.want) {
+			t.Errorf("setCounts(%d, %d) = %v, want %v", c.n, c.size, got, c.want)
+		}
 	}
 }
 

@@ -26,6 +26,15 @@ const (
 	maxSetVMs        = 1000
 	maxLimitedSetVMs = 200
 	maxMixSizes      = 5
+	// setVMs is the most VMs burst puts in one set, below Azure's 1000:
+	// once a set's operation has succeeded its VMs are listed, a chain of
+	// pages read one after another (a nextLink cannot be asked for before
+	// the page that carries it), so a count goes into sets of at most
+	// this many, created and listed side by side. 1000 workers are four
+	// sets, four lists of a quarter of the pages each, at the cost of
+	// three more writes and their operations' polls; every later
+	// listing's power states (one list per set) are split the same way.
+	setVMs = 250
 	// setsInFlight bounds the scale sets one Launch creates at once.
 	setsInFlight = 4
 )
@@ -78,6 +87,7 @@ func batches(offs []plan.Offering) []batch {
 	return out
 }
 
+// setLimit is the most VMs Azure lets one of the batch's sets hold.
 func (b batch) setLimit() int {
 	for _, o := range b.offerings {
 		if limited(o.InstanceType) {
@@ -87,19 +97,28 @@ func (b batch) setLimit() int {
 	return maxSetVMs
 }
 
-func chunks(n, size int) []int {
-	var out []int
-	for n > 0 {
-		c := min(n, size)
-		out = append(out, c)
-		n -= c
+// setCounts splits n VMs over as few sets of at most size as hold them,
+// as evenly as it goes (sizes differ by one at most), so that no set's
+// listing is much longer than another's.
+func setCounts(n, size int) []int {
+	if n <= 0 {
+		return nil
+	}
+	k := (n + size - 1) / size
+	out := make([]int, k)
+	for i := range out {
+		out[i] = n / k
+		if i < n%k {
+			out[i]++
+		}
 	}
 	return out
 }
 
 // Launch implements provider.Provider. Workers go into Flexible scale sets
-// whose capacity is set in one PUT (several sets past 1000 VMs, or 200 for
-// limited families); the head is a single VM. Offerings are tried in
+// whose capacity is set in one PUT each (several sets past setVMs VMs, or
+// 200 for limited families, created side by side); the head is a single
+// VM. Offerings are tried in
 // order, a location's mixable sizes together as an instance mix. A set
 // that got fewer VMs than asked is scaled down to what it got, so Azure
 // does not fill it later unasked, and the shortfall is a failure of its
@@ -198,7 +217,7 @@ func (p *Provider) launchWorkers(ctx context.Context, req provider.LaunchRequest
 		}
 		v := prof
 		v.location, v.zone, v.rg = b.location, b.zone, resourceGroup(req.Cluster, b.location)
-		counts := chunks(remaining, b.setLimit())
+		counts := setCounts(remaining, min(setVMs, b.setLimit()))
 		type result struct {
 			ms  []provider.Machine
 			err error

@@ -52,23 +52,23 @@ func failureKinds(res *provider.LaunchResult) map[string]error {
 	return out
 }
 
-// TestWorkersOneScaleSet: 300 workers are one scale set, made by one PUT,
+// TestWorkersOneScaleSet: 250 workers are one scale set, made by one PUT,
 // whose VMs carry what self-removal and a clean teardown rely on.
 func TestWorkersOneScaleSet(t *testing.T) {
 	e := newEnv(t)
-	res := launch(t, e, workers("etl", 300, "etl-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
-	if len(res.Machines) != 300 || len(res.Failures) != 0 {
+	res := launch(t, e, workers("etl", 250, "etl-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	if len(res.Machines) != 250 || len(res.Failures) != 0 {
 		t.Fatalf("got %d machines, failures %v", len(res.Machines), res.Failures)
 	}
 	if n := e.count(setWrite); n != 1 {
-		t.Errorf("%d scale set writes for 300 workers, want 1", n)
+		t.Errorf("%d scale set writes for 250 workers, want 1", n)
 	}
 	sets := e.sim.ScaleSets()
 	if len(sets) != 1 {
 		t.Fatalf("scale sets %v", sets)
 	}
-	if c, _ := e.sim.ScaleSetCapacity(sets[0]); c != 300 {
-		t.Errorf("capacity %d, want 300", c)
+	if c, _ := e.sim.ScaleSetCapacity(sets[0]); c != 250 {
+		t.Errorf("capacity %d, want 250", c)
 	}
 	m := res.Machines[0]
 	if m.Role != "worker" || m.Cluster != "etl" || m.Capacity != catalog.OnDemand || m.InstanceType != "Standard_D2s_v5" || m.Region != "eastus" || m.State != provider.Running {
@@ -195,13 +195,22 @@ func TestSpot(t *testing.T) {
 // never join a mix.
 func TestLargeLaunchesSplit(t *testing.T) {
 	e := newEnv(t)
-	res := launch(t, e, workers("big", 1500, "big-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
-	if len(res.Machines) != 1500 {
+	res := launch(t, e, workers("big", 1001, "big-w-1", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	if len(res.Machines) != 1001 {
 		t.Fatalf("got %d machines", len(res.Machines))
 	}
 	caps := setCapacities(e)
-	if !slices.Equal(caps, []int64{500, 1000}) {
-		t.Errorf("set capacities %v, want 1000 and 500", caps)
+	if !slices.Equal(caps, []int64{200, 200, 200, 200, 201}) {
+		t.Errorf("set capacities %v, want 201 and four of 200", caps)
+	}
+	// Each set's VMs are listed on their own (filtered by the set), so
+	// every machine came back once, and with its set's tags.
+	seen := map[string]bool{}
+	for _, m := range res.Machines {
+		if seen[m.ID] || m.State != provider.Running || m.Cluster != "big" {
+			t.Fatalf("machine %+v (twice: %v)", m, seen[m.ID])
+		}
+		seen[m.ID] = true
 	}
 	e2 := newEnv(t)
 	gpu := []plan.Offering{offer(t, "Standard_NC4as_T4_v3", "eastus", catalog.OnDemand), offer(t, "Standard_NC8as_T4_v3", "eastus", catalog.OnDemand)}
@@ -209,8 +218,8 @@ func TestLargeLaunchesSplit(t *testing.T) {
 	if len(res.Machines) != 450 {
 		t.Fatalf("got %d GPU machines (failures %v)", len(res.Machines), res.Failures)
 	}
-	if caps := setCapacities(e2); !slices.Equal(caps, []int64{50, 200, 200}) {
-		t.Errorf("GPU set capacities %v, want 200, 200, 50", caps)
+	if caps := setCapacities(e2); !slices.Equal(caps, []int64{150, 150, 150}) {
+		t.Errorf("GPU set capacities %v, want three of 150 (200 at most a set)", caps)
 	}
 	if got := byType(res.Machines); got["Standard_NC4as_T4_v3"] != 450 {
 		t.Errorf("GPU sizes %v: the first size alone should fill it", got)
