@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -563,5 +564,82 @@ func TestMachinesGetsPerPage(t *testing.T) {
 	}
 	if !b.reached() {
 		t.Errorf("the head's GET waited for the VM list's last page")
+	}
+}
+
+// TestMachinesKeyedGroups: a new provider on a machine that holds a
+// cluster's SSH key (its Launch made it) asks for the cluster's group in
+// each of the filter's locations beside the group list, not after it;
+// the answer is the same, a group whose early lists answered 404 is asked
+// again once the group list names it, and without the key nothing is
+// asked before the group list.
+func TestMachinesKeyedGroups(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	prepare(t, e, "kg", "eastus")
+	launch(t, e, head("kg", "kg-h", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	launch(t, e, workers("kg", 3, "kg-w", offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)))
+	e.clock.Advance(time.Minute)
+	filter := provider.Filter{Cluster: "kg", Regions: []string{"eastus"}}
+	fresh := func() *azure.Provider {
+		p, err := azure.New(e.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	list := func(f provider.Filter) string {
+		t.Helper()
+		ms, err := fresh().Machines(ctx(t), f)
+		if err != nil {
+			t.Fatalf("Machines: %v", err)
+		}
+		if len(ms) != 4 {
+			t.Errorf("%d machines, want 4: %v", len(ms), ms)
+		}
+		return fmt.Sprint(ms)
+	}
+	groupRead := req(http.MethodGet, "/resourcegroups?")
+	groupLists := func(r *http.Request) bool {
+		p := strings.ToLower(r.URL.Path)
+		return r.Method == http.MethodGet && r.URL.RawQuery != "" && !strings.Contains(r.URL.RawQuery, "filter") &&
+			strings.Contains(p, "/resourcegroups/burst-kg-eastus/") && (strings.HasSuffix(p, "/virtualmachines") ||
+			strings.HasSuffix(p, "/virtualmachinescalesets") || strings.HasSuffix(p, "/networkinterfaces") || strings.HasSuffix(p, "/publicipaddresses"))
+	}
+	want := list(provider.Filter{Cluster: "kg"}) // every location: nothing guessed
+
+	b := tr.hold(5, anyOf(groupRead, groupLists))
+	if got := list(filter); got != want {
+		t.Errorf("with the key\n%s\nwant\n%s", got, want)
+	}
+	if !b.reached() {
+		t.Errorf("the group list and the group's four lists were not in flight together: %v", actions(e))
+	}
+	tr.reset()
+
+	// The group's VM list answers 404 once, as if asked before the group
+	// was made: asked again after the group list, the answer is whole.
+	var once sync.Once
+	tr.fail(http.StatusNotFound, "ResourceGroupNotFound", func(r *http.Request) bool {
+		hit := false
+		if groupLists(r) && strings.HasSuffix(strings.ToLower(r.URL.Path), "/virtualmachines") {
+			once.Do(func() { hit = true })
+		}
+		return hit
+	})
+	if got := list(filter); got != want {
+		t.Errorf("after an early 404\n%s\nwant\n%s", got, want)
+	}
+	tr.reset()
+
+	if err := os.RemoveAll(e.keyDir("kg")); err != nil {
+		t.Fatal(err)
+	}
+	b = tr.holdFor(300*time.Millisecond, 2, anyOf(groupRead, groupLists))
+	if got := list(filter); got != want {
+		t.Errorf("without the key\n%s\nwant\n%s", got, want)
+	}
+	if b.reached() {
+		t.Error("without the key, the group's lists were asked for before the group list answered")
 	}
 }

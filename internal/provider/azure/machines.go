@@ -2,6 +2,8 @@ package azure
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -50,7 +52,8 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	}
 	regions := filterRegions(f)
 	gl := p.newGroupLists(ctx)
-	for _, rg := range p.knownGroups(f.Cluster, regions) {
+	early := append(p.knownGroups(f.Cluster, regions), p.keyedGroups(f.Cluster, regions)...)
+	for _, rg := range early {
 		gl.start(rg)
 	}
 	groups, err := p.clusterGroups(ctx, f.Cluster, regions)
@@ -60,6 +63,16 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	}
 	for _, g := range groups {
 		gl.start(*g.Name)
+	}
+	gl.wg.Wait()
+	// A group asked for early that answered 404 may have been made
+	// since: one the group list names is asked again, as it would have
+	// been asked only after the list.
+	for _, g := range groups {
+		if slices.Contains(early, *g.Name) && isNotFound(gl.jobs[*g.Name].err) {
+			delete(gl.jobs, *g.Name)
+			gl.start(*g.Name)
+		}
 	}
 	gl.wait()
 	p.rememberGroups(f.Cluster, regions, groups)
@@ -173,6 +186,34 @@ func (p *Provider) knownGroups(cluster string, regions []string) []string {
 		add(rg, loc)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// keyedGroups are the groups cluster would have in the filter's
+// locations, when this machine holds the cluster's SSH key (made by the
+// Launch that made its machines, removed once RemoveCluster deleted its
+// groups): a `burst down` or `status` in a new process then asks for
+// those groups' lists beside the group list instead of after it. Nothing
+// without a cluster and locations, or without the key; a guess that is
+// wrong costs the 404s of one group's lists.
+func (p *Provider) keyedGroups(cluster string, regions []string) []string {
+	if cluster == "" || len(regions) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	_, ok := p.keys[cluster]
+	p.mu.Unlock()
+	if dir := p.keyDir(cluster); !ok && dir != "" {
+		_, err := os.Stat(filepath.Join(dir, "id_ed25519.pub"))
+		ok = err == nil
+	}
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, loc := range regions {
+		out = append(out, resourceGroup(cluster, loc))
+	}
 	return out
 }
 
