@@ -45,6 +45,10 @@ import (
 // address is known. The error returned is the first in the serial order:
 // a missing network (with its clear ErrInvalid, though the rules' inserts
 // fail too then), the address, then the rules in order, then the delete.
+//
+// The rules are read by the Preflight before (lookahead.go) when there was
+// one within the minute: its answers stand in for Prepare's firewalls.get,
+// and a rule it found missing needs no delete.
 func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) error {
 	if err := p.init(ctx); err != nil {
 		return err
@@ -62,6 +66,7 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 		}
 		return err
 	}
+	ahead := p.takeRulesAhead(ctx, req.Cluster)
 	v4, v6 := splitFamilies(cidrs)
 	tag := NetworkTag(req.Cluster)
 	desc := fmt.Sprintf("%s=%s %s=%s managed by burst", provider.TagCluster, req.Cluster, provider.TagOwner, labelText(ownerOf(req.Tags), false))
@@ -78,7 +83,10 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 		ranges []string
 	}{{clientRule(req.Cluster), v4}, {clientRule6(req.Cluster), v6}} {
 		if len(fam.ranges) == 0 {
-			unused = append(unused, fam.name)
+			// A rule the lookahead found missing needs no delete.
+			if fw, known := ahead.rule(fam.name); !known || fw != nil {
+				unused = append(unused, fam.name)
+			}
 			continue
 		}
 		rules = append(rules, &computepb.Firewall{
@@ -91,7 +99,8 @@ func (p *Provider) Prepare(ctx context.Context, req provider.PrepareRequest) err
 	}
 	ruleErrs := make([]error, len(rules))
 	for i, fw := range rules {
-		wg.Go(func() { ruleErrs[i] = p.ensureFirewall(ctx, fw) })
+		cur, known := ahead.rule(fw.GetName())
+		wg.Go(func() { ruleErrs[i] = p.ensureFirewall(ctx, fw, cur, known) })
 	}
 	var delErr error
 	wg.Go(func() { delErr = p.deleteRules(ctx, unused) })
@@ -194,28 +203,22 @@ func splitFamilies(cidrs []string) (v4, v6 []string) {
 }
 
 // ensureFirewall creates a rule, or patches its source ranges if it exists
-// with others.
-func (p *Provider) ensureFirewall(ctx context.Context, fw *computepb.Firewall) error {
-	var cur *computepb.Firewall
-	err := p.do(ctx, "firewalls.get", func(ctx context.Context) (err error) {
-		cur, err = p.c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: p.project, Firewall: fw.GetName()}, noRetry)
-		return err
-	})
+// with others. When known, cur is what a lookahead read of the rule found
+// (nil: it did not exist) and the rule is not read again, unless the
+// insert finds that it exists after all (someone made it since): then it
+// is read and patched as if it had been there.
+func (p *Provider) ensureFirewall(ctx context.Context, fw, cur *computepb.Firewall, known bool) error {
+	var err error
+	if !known {
+		cur, err = p.getFirewall(ctx, fw.GetName())
+	}
 	switch {
-	case errors.Is(err, provider.ErrNotFound):
-		rid := uuid.NewString()
-		var op *computepb.Operation
-		err := p.do(ctx, "firewalls.insert", func(ctx context.Context) error {
-			started, err := p.c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: p.project, RequestId: proto.String(rid), FirewallResource: fw}, noRetry)
-			if err == nil {
-				op = started.Proto()
-			}
-			return err
-		})
-		if err != nil {
-			return err
+	case err == nil && cur == nil, errors.Is(err, provider.ErrNotFound):
+		err := p.insertFirewall(ctx, fw)
+		if known && alreadyExists(err) {
+			return p.ensureFirewall(ctx, fw, nil, false)
 		}
-		return p.finishGlobal(ctx, "firewalls.insert", op)
+		return err
 	case err != nil:
 		return err
 	}
@@ -238,6 +241,33 @@ func (p *Provider) ensureFirewall(ctx context.Context, fw *computepb.Firewall) e
 		return err
 	}
 	return p.finishGlobal(ctx, "firewalls.patch", op)
+}
+
+// insertFirewall creates a rule and waits for the operation.
+func (p *Provider) insertFirewall(ctx context.Context, fw *computepb.Firewall) error {
+	rid := uuid.NewString()
+	var op *computepb.Operation
+	err := p.do(ctx, "firewalls.insert", func(ctx context.Context) error {
+		started, err := p.c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: p.project, RequestId: proto.String(rid), FirewallResource: fw}, noRetry)
+		if err == nil {
+			op = started.Proto()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return p.finishGlobal(ctx, "firewalls.insert", op)
+}
+
+// alreadyExists reports whether GCE refused a create because the resource
+// exists (409 alreadyExists), whether the call or its operation said so.
+func alreadyExists(err error) bool {
+	var pe *provider.Error
+	if errors.As(err, &pe) && (pe.Code == "alreadyExists" || pe.Code == "RESOURCE_ALREADY_EXISTS") {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "RESOURCE_ALREADY_EXISTS")
 }
 
 func (p *Provider) finishGlobal(ctx context.Context, name string, op *computepb.Operation) error {

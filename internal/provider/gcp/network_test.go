@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim"
+	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 )
 
@@ -143,4 +145,95 @@ func ipv6Detector(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("2001:db8::7\n")) }))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// preflightFor runs a Preflight for a cluster with one small group.
+func preflightFor(t *testing.T, e *simEnv, cluster string) {
+	t.Helper()
+	g := plan.Group{Count: 1, Offerings: []plan.Offering{offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)}}
+	if err := e.p.Preflight(ctxT(t), provider.PreflightRequest{Cluster: cluster, Groups: []plan.Group{g}}); err != nil {
+		t.Fatalf("Preflight: %v", err)
+	}
+}
+
+// Preflight reads the cluster's rules for Prepare, which then neither
+// reads them again nor deletes the IPv6 rule it found missing.
+func TestPrepareUsesPreflightRuleReads(t *testing.T) {
+	e := newSim(t)
+	preflightFor(t, e, "la")
+	req := provider.PrepareRequest{Cluster: "la", Regions: []string{"us-central1"}, Tags: map[string]string{provider.TagCluster: "la"}}
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if n := e.model.Count("compute.firewalls.get"); n != len(ruleNames("la")) {
+		t.Errorf("%d firewalls.get, want the lookahead's %d only", n, len(ruleNames("la")))
+	}
+	if n := e.model.Count("compute.firewalls.delete"); n != 0 {
+		t.Errorf("%d firewalls.delete of a rule the lookahead found missing", n)
+	}
+	for _, name := range []string{"burst-la-internal", "burst-la-client"} {
+		if _, ok := e.srv.Firewall(name); !ok {
+			t.Errorf("no rule %s", name)
+		}
+	}
+	// The lookahead is used once: the next Prepare reads for itself.
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("second Prepare: %v", err)
+	}
+	if n := e.model.Count("compute.firewalls.get"); n != len(ruleNames("la"))+2 {
+		t.Errorf("%d firewalls.get after a second Prepare, want %d", n, len(ruleNames("la"))+2)
+	}
+}
+
+// A rule made after the lookahead found it missing is read and patched,
+// not an error.
+func TestPrepareAfterStaleRuleRead(t *testing.T) {
+	e := newSim(t)
+	preflightFor(t, e, "st")
+	e.p.mu.Lock()
+	la := e.p.ahead["st"]
+	delete(e.p.ahead, "st")
+	e.p.mu.Unlock()
+	<-la.done
+	req := provider.PrepareRequest{Cluster: "st", Regions: []string{"us-central1"}, Tags: map[string]string{provider.TagCluster: "st"}}
+	// Someone else makes the rules meanwhile, for another address.
+	e.p.opts.AllowedCIDRs = []string{"198.51.100.0/24"}
+	e.p.mu.Lock()
+	e.p.cidrs = nil // the preflight's address reading is not theirs
+	e.p.mu.Unlock()
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("other Prepare: %v", err)
+	}
+	e.p.opts.AllowedCIDRs = nil
+	e.p.mu.Lock()
+	e.p.ahead["st"] = la
+	e.p.mu.Unlock()
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("Prepare with a stale lookahead: %v", err)
+	}
+	client, _ := e.srv.Firewall("burst-st-client")
+	if !slices.Equal(client.GetSourceRanges(), []string{callerIP + "/32"}) {
+		t.Errorf("client rule allows %v, want the caller %s", client.GetSourceRanges(), callerIP)
+	}
+	if n := e.model.Count("compute.firewalls.patch"); n != 1 {
+		t.Errorf("%d patches, want 1", n)
+	}
+}
+
+// A lookahead older than lookaheadTTL is not used.
+func TestPrepareIgnoresOldRuleReads(t *testing.T) {
+	e := newSim(t)
+	preflightFor(t, e, "old")
+	e.p.mu.Lock()
+	la := e.p.ahead["old"]
+	e.p.mu.Unlock()
+	<-la.done
+	e.clock.Advance(2 * lookaheadTTL)
+	req := provider.PrepareRequest{Cluster: "old", Regions: []string{"us-central1"}, Tags: map[string]string{provider.TagCluster: "old"}}
+	if err := e.p.Prepare(ctxT(t), req); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if n := e.model.Count("compute.firewalls.get"); n != len(ruleNames("old"))+2 {
+		t.Errorf("%d firewalls.get, want the lookahead's %d and Prepare's 2", n, len(ruleNames("old")))
+	}
 }

@@ -49,6 +49,9 @@ func (p *Provider) Preflight(ctx context.Context, req provider.PreflightRequest)
 	// an undetectable address must stop up before anything is created.
 	var netErr, addrErr error
 	wg.Go(func() { netErr, addrErr = p.readAhead(ctx) })
+	// The cluster's firewall rules, read for Prepare and not waited for
+	// here (lookahead.go): nothing about them can stop up.
+	p.startRulesAhead(ctx, req.Cluster)
 	wg.Wait()
 	for _, err := range imageErrs {
 		if err != nil {

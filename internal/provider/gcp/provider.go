@@ -74,6 +74,9 @@ type Provider struct {
 	// is created.
 	netOK bool
 	cidrs []string
+	// ahead are the reads of each cluster's firewall rules Preflight
+	// started for Prepare (lookahead.go).
+	ahead map[string]*rulesAhead
 }
 
 var (
