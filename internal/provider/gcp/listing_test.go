@@ -15,6 +15,7 @@ import (
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim"
 	"github.com/burstdev/burst/internal/cloudsim/gce"
+	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 )
 
@@ -194,5 +195,87 @@ func TestZoneListingPages(t *testing.T) {
 	e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.list", Kind: cloudsim.KindAuth, Times: 1})
 	if _, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}}); err == nil {
 		t.Fatal("a zone that could not be listed gave no error")
+	}
+}
+
+// TestZonesReadBesideTheFirstPage: a provider that does not know a
+// region's zones reads them (regions.get) beside the first aggregatedList
+// page, not after it. The simulator holds the page until a regions.get
+// has come in (for at most two seconds: a listing that reads the zones
+// only after the page fails the test).
+func TestZonesReadBesideTheFirstPage(t *testing.T) {
+	e := newSim(t)
+	spread(e, "e2-standard-2", 200)
+	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
+	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
+		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
+	}
+	read := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	pageHeld := true
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/regions/us-central1") {
+			once.Do(func() { close(read) })
+		}
+		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
+			select {
+			case <-read:
+			case <-time.After(2 * time.Second):
+				mu.Lock()
+				pageHeld = false
+				mu.Unlock()
+			}
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	opts := e.opts
+	opts.Endpoint = proxy.URL
+	p := New(opts)
+	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}})
+	if err != nil || len(got) != 700 {
+		t.Fatalf("Machines = %d, %v", len(got), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !pageHeld {
+		t.Error("no regions.get came while the first page was held: the zones are read after it")
+	}
+	// Preflight's read of the region and the listing's share one call:
+	// the preflight's regions.get is held until the listing's page comes.
+	regionIn, pageIn := make(chan struct{}), make(chan struct{})
+	var regionOnce, pageOnce sync.Once
+	proxy2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/regions/us-central1") {
+			regionOnce.Do(func() { close(regionIn) })
+			select {
+			case <-pageIn:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
+			pageOnce.Do(func() { close(pageIn) })
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy2.Close)
+	opts.Endpoint = proxy2.URL
+	p = New(opts)
+	e.model.ResetRequests()
+	g := plan.Group{Count: 1, Offerings: []plan.Offering{o}}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := p.Preflight(ctxT(t), provider.PreflightRequest{Cluster: "big", Groups: []plan.Group{g}}); err != nil {
+			t.Errorf("Preflight: %v", err)
+		}
+	})
+	<-regionIn
+	if got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}}); err != nil || len(got) != 700 {
+		t.Errorf("Machines = %d, %v", len(got), err)
+	}
+	wg.Wait()
+	if n := e.model.Count("compute.regions.get"); n != 1 {
+		t.Errorf("%d regions.get calls from a preflight beside a listing, want 1 shared", n)
 	}
 }

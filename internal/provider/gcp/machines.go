@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -89,11 +90,19 @@ const pageSize = 500
 // that page has a next one, it lists the zones side by side instead, each
 // zone's pages in turn: aggregatedList pages can only be fetched one
 // after another, each needing the last one's token. The zones are the
-// regions' (regions.get, read once per process) unless given. If they
-// cannot be read, the listing falls back to aggregatedList's pages.
+// regions' (regions.get, read once per process) unless given; when they
+// are not known yet, they are read beside the first page, which may turn
+// out to need them. If they cannot be read, the listing falls back to
+// aggregatedList's pages.
 func (p *Provider) listIn(ctx context.Context, filter string, regions, zones []string, expect int) ([]provider.Machine, error) {
+	var zerr error
 	if expect <= pageSize {
+		var wg sync.WaitGroup
+		if len(zones) == 0 && !p.knowsZones(regions) {
+			wg.Go(func() { zones, zerr = p.zonesOf(ctx, regions) })
+		}
 		ms, token, err := p.listPage(ctx, filter, "")
+		wg.Wait()
 		if err != nil {
 			return nil, err
 		}
@@ -101,12 +110,12 @@ func (p *Provider) listIn(ctx context.Context, filter string, regions, zones []s
 			return inRegions(ms, regions), nil
 		}
 	}
-	if len(zones) == 0 {
-		var err error
-		if zones, err = p.zonesOf(ctx, regions); err != nil {
-			ms, err := p.list(ctx, filter)
-			return inRegions(ms, regions), err
-		}
+	if len(zones) == 0 && zerr == nil {
+		zones, zerr = p.zonesOf(ctx, regions)
+	}
+	if zerr != nil {
+		ms, err := p.list(ctx, filter)
+		return inRegions(ms, regions), err
 	}
 	return p.listZones(ctx, filter, zones)
 }

@@ -228,15 +228,10 @@ func (v *quotaView) project(ctx context.Context) (map[string]*computepb.Quota, e
 }
 
 func (v *quotaView) readRegion(ctx context.Context, r string) (map[string]*computepb.Quota, error) {
-	var reg *computepb.Region
-	err := v.p.do(ctx, "regions.get", func(ctx context.Context) (err error) {
-		reg, err = v.p.c.regions.Get(ctx, &computepb.GetRegionRequest{Project: v.p.project, Region: r}, noRetry)
-		return err
-	})
+	reg, err := v.p.getRegion(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	v.p.noteZones(r, reg)
 	return quotaMap(reg.GetQuotas()), nil
 }
 

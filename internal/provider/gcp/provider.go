@@ -77,6 +77,8 @@ type Provider struct {
 	// ahead are the reads of each cluster's firewall rules Preflight
 	// started for Prepare (lookahead.go).
 	ahead map[string]*rulesAhead
+	// regionReads are the regions.get calls in flight, shared (zones.go).
+	regionReads map[string]*regionRead
 }
 
 var (
