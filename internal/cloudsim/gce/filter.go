@@ -2,22 +2,38 @@ package gce
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 )
 
-// filter is a parsed GCE list filter. The simulator understands the subset
-// burst uses and documents: terms `field = value`, `field != value` and
-// `field:*` (has the field), optionally in parentheses, joined by spaces or
-// AND. Values may be double-quoted and may end in "*" for a prefix match.
-// Anything else is refused as an invalid filter, so a provider can never
-// rely on a filter the simulator silently ignores.
+// filter is a parsed GCE list filter. GCE documents two forms that
+// "cannot be mixed in one request" (the filter parameter of every list
+// method), and the simulator understands the subset of each burst uses:
+//
+//   - AIP-160: terms `field = value`, `field != value` and `field:*` (has
+//     the field), optionally in parentheses, joined by spaces or AND.
+//     Values may be double-quoted and may end in "*" for a prefix match.
+//   - Regular expressions: `field eq literal` or `field ne literal`, alone
+//     unparenthesized (the literal is the rest of the expression) or
+//     several in parentheses, ANDed; the literal may be single- or
+//     double-quoted and "is interpreted as a regular expression using
+//     Google RE2 library syntax. The literal value must match the entire
+//     field."
+//
+// A filter mixing the forms is refused with a 400, as GCE does; so is
+// anything else it does not understand, so a provider can never rely on a
+// filter the simulator silently ignores.
 type filter []term
 
 type term struct {
 	field, op, value string
+	re               *regexp.Regexp // eq and ne: the literal, anchored at both ends
 }
+
+// regexTerm is an expression of the regular-expression form.
+var regexTerm = regexp.MustCompile(`^([A-Za-z0-9_.\-]+)\s+(eq|ne)\s+(.*)$`)
 
 func parseFilter(s string) (filter, error) {
 	var out filter
@@ -25,7 +41,7 @@ func parseFilter(s string) (filter, error) {
 	for rest != "" {
 		var expr string
 		if strings.HasPrefix(rest, "(") {
-			end := strings.IndexByte(rest, ')')
+			end := closing(rest)
 			if end < 0 {
 				return nil, fmt.Errorf("unbalanced parenthesis")
 			}
@@ -39,13 +55,58 @@ func parseFilter(s string) (filter, error) {
 		}
 		out = append(out, t)
 		if strings.HasPrefix(rest, "AND ") {
+			if t.re != nil {
+				return nil, fmt.Errorf("AND joins AIP-160 expressions, not regular-expression ones")
+			}
 			rest = strings.TrimSpace(rest[4:])
 		}
+	}
+	regex := 0
+	for _, t := range out {
+		if t.re != nil {
+			regex++
+		}
+	}
+	if regex > 0 && regex < len(out) {
+		return nil, fmt.Errorf("regular-expression (eq, ne) and AIP-160 (=, !=, :) expressions cannot be mixed in one request")
 	}
 	return out, nil
 }
 
+// closing returns the index of the parenthesis that closes the one s
+// starts with, skipping quoted text, or -1.
+func closing(s string) int {
+	var quote byte
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ')':
+			return i
+		}
+	}
+	return -1
+}
+
 func parseTerm(s string) (term, error) {
+	if m := regexTerm.FindStringSubmatch(s); m != nil {
+		lit := strings.TrimSpace(m[3])
+		if len(lit) >= 2 && (lit[0] == '\'' || lit[0] == '"') {
+			if lit[len(lit)-1] != lit[0] {
+				return term{}, fmt.Errorf("unterminated quote in %q", s)
+			}
+			lit = lit[1 : len(lit)-1]
+		}
+		re, err := regexp.Compile(`^(?:` + lit + `)$`)
+		if err != nil {
+			return term{}, fmt.Errorf("bad regular expression in %q: %w", s, err)
+		}
+		return term{field: m[1], op: m[2], value: lit, re: re}, nil
+	}
 	if strings.Contains(s, " OR ") || strings.HasPrefix(s, "NOT ") || strings.HasPrefix(s, "-") {
 		return term{}, fmt.Errorf("the simulator does not support OR or NOT in %q", s)
 	}
@@ -95,6 +156,14 @@ func (f filter) matchFunc(field func(name string) (string, bool)) (bool, error) 
 			}
 		case "!=":
 			if ok && like(v, t.value) {
+				return false, nil
+			}
+		case "eq":
+			if !ok || !t.re.MatchString(v) {
+				return false, nil
+			}
+		case "ne":
+			if ok && t.re.MatchString(v) {
 				return false, nil
 			}
 		}

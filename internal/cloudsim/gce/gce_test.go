@@ -267,6 +267,56 @@ func TestParseFilter(t *testing.T) {
 	}
 }
 
+// TestRegexFilter: the regular-expression form, its literal matching the
+// whole field, and its refusal to mix with AIP-160 expressions.
+func TestRegexFilter(t *testing.T) {
+	fields := func(name, cluster string) map[string]string {
+		return map[string]string{"name": name, "labels.burst-cluster": cluster}
+	}
+	for _, tt := range []struct {
+		filter string
+		fields map[string]string
+		want   bool
+	}{
+		{`name eq etl-w-0013`, fields("etl-w-0013", "etl"), true},
+		{`name eq etl-w`, fields("etl-w-0013", "etl"), false}, // the whole field, not a part
+		{`name eq .*[0-4]`, fields("etl-w-0013", "etl"), true},
+		{`name ne .*[0-4]`, fields("etl-w-0013", "etl"), false},
+		{`name ne '.*[0-4]'`, fields("etl-w-0017", "etl"), true},
+		{`(labels.burst-cluster eq 'etl') (name eq '.*[0-4]')`, fields("etl-w-0014", "etl"), true},
+		{`(labels.burst-cluster eq 'etl') (name eq '.*[0-4]')`, fields("etl-w-0014", "etl2"), false},
+		{`(labels.burst-cluster eq "etl") (name ne ".*[0-4]")`, fields("etl-w-0015", "etl"), true},
+		{`(labels.burst-cluster eq 'etl') (name eq '(a|b)')`, fields("b", "etl"), true},
+		{`(labels.other eq 'x')`, fields("b", "etl"), false},
+	} {
+		f, err := parseFilter(tt.filter)
+		if err != nil {
+			t.Errorf("%s: %v", tt.filter, err)
+			continue
+		}
+		if got, err := f.match(tt.fields); err != nil || got != tt.want {
+			t.Errorf("%s on %v = %v, %v; want %v", tt.filter, tt.fields, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{
+		`(labels.burst-cluster = "etl") (name eq '.*[0-4]')`, // the forms mixed
+		`(labels.burst-cluster eq 'etl') AND (name eq 'x')`,
+		`name eq '.*[0-4'`,
+		`(name eq 'x)`,
+	} {
+		if f, err := parseFilter(bad); err == nil {
+			t.Errorf("%s parsed as %v", bad, f)
+		}
+	}
+	// Over the wire: a mixed filter is a 400.
+	e := newEnv(t, Options{})
+	_, err := e.in.AggregatedList(context.Background(), &computepb.AggregatedListInstancesRequest{Project: "burst-sim",
+		Filter: proto.String(`(labels.burst-cluster = "t") (name eq '.*[0-4]')`)}).Next()
+	if code, _ := status(err); code != http.StatusBadRequest {
+		t.Fatalf("a mixed filter: %v, want 400", err)
+	}
+}
+
 func TestBillingSKUs(t *testing.T) {
 	var core, spot, gpu bool
 	for _, s := range skuList {
