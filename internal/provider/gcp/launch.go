@@ -200,7 +200,7 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 	if early == nil || lerr != nil || err != nil || !madeBy(op, len(made)) {
 		made, lerr = p.listMade(ctx, req.Cluster, a, tokenHash, idx, n)
 	}
-	p.addExpected(req.Cluster, len(made))
+	p.addExpected(req.Cluster, made)
 	if err != nil {
 		return made, err
 	}
@@ -225,9 +225,8 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 // attempt labels: one aggregatedList page when the n asked for fit one,
 // else the attempt's zones side by side (listIn).
 func (p *Provider) listMade(ctx context.Context, cluster string, a attempt, tokenHash string, idx, n int) ([]provider.Machine, error) {
-	filter := fmt.Sprintf(`(labels.%s = "%s") (labels.%s = "%s") (labels.%s = "%d")`,
-		provider.TagCluster, cluster, labelToken, tokenHash, labelAttempt, idx)
-	return p.listIn(ctx, filter, []string{a.region}, a.zones, n)
+	sel := selector{eq: [][2]string{{provider.TagCluster, cluster}, {labelToken, tokenHash}, {labelAttempt, strconv.Itoa(idx)}}}
+	return p.listIn(ctx, sel, []string{a.region}, a.zones, n, nil)
 }
 
 // pendingList is a listMade running in the background.

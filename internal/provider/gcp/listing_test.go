@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -133,8 +134,8 @@ func TestMachinesListsZonesSideBySide(t *testing.T) {
 	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
 		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
 	}
-	if n := e.model.Count("compute.instances.list"); n != 4 {
-		t.Errorf("the launch's listing made %d instances.list calls, want one per zone (4)", n)
+	if n := e.model.Count("compute.instances.list"); n != 8 {
+		t.Errorf("the launch's listing made %d instances.list calls, want two parts in each zone (8): any zone might hold the 700", n)
 	}
 	want, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big"})
 	if err != nil || len(want) != 700 {
@@ -277,5 +278,128 @@ func TestZonesReadBesideTheFirstPage(t *testing.T) {
 	wg.Wait()
 	if n := e.model.Count("compute.regions.get"); n != 1 {
 		t.Errorf("%d regions.get calls from a preflight beside a listing, want 1 shared", n)
+	}
+}
+
+// TestZoneListedInParts: a zone holding more than a page is listed in
+// parts side by side (GCE's regular-expression filter on the names' last
+// character), each part within one page, and the parts together are the
+// cluster's machines exactly: none missed, none twice, none of another
+// cluster whose name starts alike. When GCE refuses that filter form, the
+// zone is listed whole.
+func TestZoneListedInParts(t *testing.T) {
+	e := newSim(t)
+	e.setRegionCapacity("e2-standard-2", "us-central1", catalog.OnDemand, 2000)
+	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
+	if res, err := e.p.Launch(ctxT(t), launchRequest("onezone", 1100, o)); err != nil || len(res.Machines) != 1100 {
+		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
+	}
+	if _, err := e.p.Launch(ctxT(t), launchRequest("onezone2", 7, o)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.p.list(ctxT(t), selector{eq: [][2]string{{provider.TagCluster, "onezone"}}}.aip())
+	if err != nil || len(want) != 1100 {
+		t.Fatalf("aggregated listing: %d, %v", len(want), err)
+	}
+	var mu sync.Mutex
+	var filters []string
+	paged := 0
+	refuse := false
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/instances") && !strings.Contains(r.URL.Path, "/aggregated/") {
+			f := r.URL.Query().Get("filter")
+			mu.Lock()
+			filters = append(filters, f)
+			if r.URL.Query().Get("pageToken") != "" {
+				paged++
+			}
+			refused := refuse && strings.Contains(f, " eq ")
+			mu.Unlock()
+			if refused {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":{"code":400,"message":"Invalid value for field 'filter'","errors":[{"reason":"invalid","message":"Invalid value for field 'filter'"}]}}`))
+				return
+			}
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	opts := e.opts
+	opts.Endpoint = proxy.URL
+	for _, fresh := range []bool{false, true} {
+		p := New(opts)
+		if !fresh {
+			p.setExpected("onezone", want) // as a launch or a listing in this process leaves it
+		}
+		mu.Lock()
+		filters, paged = nil, 0
+		mu.Unlock()
+		got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("fresh %v: %d machines (%v), want the %d of the aggregated listing", fresh, len(got), err, len(want))
+		}
+		mu.Lock()
+		parts := 0
+		for _, f := range filters {
+			if strings.Contains(f, "name eq") || strings.Contains(f, "name ne") {
+				parts++
+			}
+		}
+		if paged != 0 || parts < 3 {
+			t.Errorf("fresh %v: %d follow-up pages and %d parts among the zone listings %q, want none and the full zone in 3 or more parts", fresh, paged, parts, filters)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	p := New(opts)
+	p.setExpected("onezone", want)
+	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("with the regular-expression form refused: %d machines (%v), want %d", len(got), err, len(want))
+	}
+	if !p.noSplit {
+		t.Error("a refused split is tried again on every listing")
+	}
+}
+
+// TestSelectorParts: the parts of a selector take every name in exactly
+// one part, read as GCE documents the form (RE2, the whole field).
+func TestSelectorParts(t *testing.T) {
+	sel := selector{eq: [][2]string{{provider.TagCluster, "etl"}, {labelAttempt, "0"}}}
+	lit := regexp.MustCompile(`\(name (eq|ne) '([^']*)'\)$`)
+	names := []string{"etl-h-abc123-0-0001", "x", "etl-w-9", "etl-w-abc-0-1000", "a-b_c", "etl-w-abc-0-000z"}
+	for c := '0'; c <= '9'; c++ {
+		names = append(names, "etl-w-abc123-0-000"+string(c))
+	}
+	for n := 2; n <= 10; n++ {
+		for _, name := range names {
+			in := 0
+			for i := range n {
+				f := sel.part(i, n)
+				if !strings.HasPrefix(f, "(labels.burst-cluster eq 'etl') (labels.burst-attempt eq '0') ") {
+					t.Fatalf("part %d of %d: %q does not keep the labels in the same form", i, n, f)
+				}
+				m := lit.FindStringSubmatch(f)
+				if m == nil {
+					t.Fatalf("part %d of %d: %q", i, n, f)
+				}
+				match := regexp.MustCompile("^(?:" + m[2] + ")$").MatchString(name)
+				if match == (m[1] == "eq") {
+					in++
+				}
+			}
+			if in != 1 {
+				t.Errorf("%q is in %d of %d parts, want exactly one", name, in, n)
+			}
+		}
+	}
+	if got := partsFor(1001); got != 3 {
+		t.Errorf("partsFor(1001) = %d, want 3", got)
+	}
+	if got := partsFor(100000); got != 10 {
+		t.Errorf("partsFor(100000) = %d, want 10", got)
 	}
 }

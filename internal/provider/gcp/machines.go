@@ -2,7 +2,8 @@ package gcp
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -32,70 +33,100 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 	if err := p.init(ctx); err != nil {
 		return nil, err
 	}
-	filter := fmt.Sprintf("labels.%s:*", provider.TagCluster)
+	sel := selector{}
 	if f.Cluster != "" {
-		filter = fmt.Sprintf(`labels.%s = "%s"`, provider.TagCluster, f.Cluster)
+		sel.eq = [][2]string{{provider.TagCluster, f.Cluster}}
 	}
 	if len(f.Regions) == 0 || f.AllRegions {
-		return p.list(ctx, filter)
+		return p.list(ctx, sel.aip())
 	}
-	expect := 0
+	expect, perZone := 0, map[string]int(nil)
 	if f.Cluster != "" {
-		expect = p.expected(f.Cluster)
+		expect, perZone = p.expected(f.Cluster)
 	}
-	ms, err := p.listIn(ctx, filter, f.Regions, nil, expect)
+	ms, err := p.listIn(ctx, sel, f.Regions, nil, expect, perZone)
 	if err != nil {
 		return nil, err
 	}
 	if f.Cluster != "" {
-		p.setExpected(f.Cluster, len(ms))
+		p.setExpected(f.Cluster, ms)
 	}
 	return ms, nil
 }
 
 // expected is how many machines the cluster had when this provider last
-// listed or launched them; setExpected and addExpected record it. It only
-// chooses how to list (see listIn).
-func (p *Provider) expected(cluster string) int {
+// listed or launched them, in all and in each zone; setExpected and
+// addExpected record it. It only chooses how to list (see listIn).
+func (p *Provider) expected(cluster string) (int, map[string]int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.expect[cluster]
+	return p.expect[cluster], maps.Clone(p.expectZone[cluster])
 }
 
-func (p *Provider) setExpected(cluster string, n int) {
+func (p *Provider) setExpected(cluster string, ms []provider.Machine) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.expect == nil {
-		p.expect = map[string]int{}
+		p.expect, p.expectZone = map[string]int{}, map[string]map[string]int{}
 	}
-	p.expect[cluster] = n
+	p.expect[cluster] = len(ms)
+	p.expectZone[cluster] = countZones(ms)
 }
 
-func (p *Provider) addExpected(cluster string, n int) {
+func (p *Provider) addExpected(cluster string, ms []provider.Machine) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.expect == nil {
-		p.expect = map[string]int{}
+		p.expect, p.expectZone = map[string]int{}, map[string]map[string]int{}
 	}
-	p.expect[cluster] += n
+	p.expect[cluster] += len(ms)
+	if p.expectZone[cluster] == nil {
+		p.expectZone[cluster] = map[string]int{}
+	}
+	for z, n := range countZones(ms) {
+		p.expectZone[cluster][z] += n
+	}
+}
+
+// countZones counts machines by zone.
+func countZones(ms []provider.Machine) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		out[m.Zone]++
+	}
+	return out
 }
 
 // pageSize is GCE's largest page (maxResults), and what burst asks for.
 const pageSize = 500
 
-// listIn returns the machines a filter selects in the regions (in zones,
+// listIn returns the machines a selector picks in the regions (in zones,
 // when given: those of the regions to look in), sorted by ID. When
 // expect, the number of machines the caller expects, fits one page, it
 // is one aggregatedList page, filtered here by region. Otherwise, or when
-// that page has a next one, it lists the zones side by side instead, each
-// zone's pages in turn: aggregatedList pages can only be fetched one
-// after another, each needing the last one's token. The zones are the
-// regions' (regions.get, read once per process) unless given; when they
-// are not known yet, they are read beside the first page, which may turn
-// out to need them. If they cannot be read, the listing falls back to
+// that page has a next one, it lists the zones side by side instead
+// (listZones): aggregatedList pages can only be fetched one after
+// another, each needing the last one's token. The zones are the regions'
+// (regions.get, read once per process) unless given; when they are not
+// known yet, they are read beside the first page, which may turn out to
+// need them. If they cannot be read, the listing falls back to
 // aggregatedList's pages.
-func (p *Provider) listIn(ctx context.Context, filter string, regions, zones []string, expect int) ([]provider.Machine, error) {
+//
+// How many parts each zone is listed in (see listZones) follows what is
+// known of its machines: the first page's count in the zone when there
+// was a first page (doubled: a page with a next one is followed by at
+// least as many again, taken to be where the first ones were), else
+// perZone, the zone's count at the last listing or launch, else expect
+// (any zone might hold them all).
+func (p *Provider) listIn(ctx context.Context, sel selector, regions, zones []string, expect int, perZone map[string]int) ([]provider.Machine, error) {
+	filter := sel.aip()
 	var zerr error
+	estimate := func(zone string) int {
+		if perZone == nil {
+			return expect
+		}
+		return perZone[zone]
+	}
 	if expect <= pageSize {
 		var wg sync.WaitGroup
 		if len(zones) == 0 && !p.knowsZones(regions) {
@@ -109,6 +140,8 @@ func (p *Provider) listIn(ctx context.Context, filter string, regions, zones []s
 		if token == "" {
 			return inRegions(ms, regions), nil
 		}
+		seen := countZones(ms)
+		estimate = func(zone string) int { return 2 * seen[zone] }
 	}
 	if len(zones) == 0 && zerr == nil {
 		zones, zerr = p.zonesOf(ctx, regions)
@@ -117,7 +150,11 @@ func (p *Provider) listIn(ctx context.Context, filter string, regions, zones []s
 		ms, err := p.list(ctx, filter)
 		return inRegions(ms, regions), err
 	}
-	return p.listZones(ctx, filter, zones)
+	parts := make([]int, len(zones))
+	for i, z := range zones {
+		parts[i] = partsFor(estimate(z))
+	}
+	return p.listZones(ctx, sel, zones, parts)
 }
 
 // inRegions keeps the machines in the regions.
@@ -180,46 +217,102 @@ func (p *Provider) listPage(ctx context.Context, filter, token string) ([]provid
 	return out, resp.GetNextPageToken(), nil
 }
 
-// listZones returns the machines a filter selects in the zones, sorted by
+// listZones returns the machines a selector picks in the zones, sorted by
 // ID: one instances.list per zone, side by side, each zone's pages in
 // turn. A zone that fails fails the list.
-func (p *Provider) listZones(ctx context.Context, filter string, zones []string) ([]provider.Machine, error) {
+//
+// A zone expected to hold more than a page is listed in parts[i] parts
+// side by side instead, each its own series of pages: the parts split the
+// machines by the last character of their name with GCE's
+// regular-expression filter form (selector.part), one part per group of
+// final digits and a last one for every other name, so that every machine
+// is in exactly one part whatever its name. If GCE refuses that form, the
+// zone is listed whole and later listings do not split.
+func (p *Provider) listZones(ctx context.Context, sel selector, zones []string, parts []int) ([]provider.Machine, error) {
 	ctx = callctx.SetHeaders(ctx, "X-Goog-FieldMask", zoneListMask)
-	found := make([][]provider.Machine, len(zones))
-	err := provider.Parallel(len(zones), 0, func(i int) error {
-		token := ""
-		for {
-			var resp *computepb.InstanceList
-			err := p.do(ctx, "instances.list", func(ctx context.Context) error {
-				it := p.c.instances.List(ctx, &computepb.ListInstancesRequest{
-					Project: p.project, Zone: zones[i], Filter: proto.String(filter),
-				}, noRetry)
-				if _, _, err := it.InternalFetch(pageSize, token); err != nil {
-					return err
-				}
-				resp, _ = it.Response.(*computepb.InstanceList)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if resp == nil {
-				return nil
-			}
-			for _, in := range resp.GetItems() {
-				found[i] = append(found[i], machineOf(in))
-			}
-			if token = resp.GetNextPageToken(); token == "" {
-				return nil
-			}
+	type unit struct{ zone, part, parts int }
+	var units []unit
+	p.mu.Lock()
+	split := !p.noSplit && len(sel.eq) > 0
+	p.mu.Unlock()
+	for i := range zones {
+		k := 1
+		if split && parts != nil {
+			k = parts[i]
 		}
+		for j := range k {
+			units = append(units, unit{i, j, k})
+		}
+	}
+	found := make([][]provider.Machine, len(units))
+	err := provider.Parallel(len(units), 0, func(u int) error {
+		zone, filter := zones[units[u].zone], sel.aip()
+		if units[u].parts > 1 {
+			filter = sel.part(units[u].part, units[u].parts)
+		}
+		ms, err := p.listZone(ctx, zone, filter)
+		if err != nil && units[u].parts > 1 && errors.Is(err, provider.ErrInvalid) {
+			// GCE would not take the regular-expression form: the
+			// first part lists the zone whole, the others nothing.
+			p.mu.Lock()
+			p.noSplit = true
+			p.mu.Unlock()
+			if units[u].part != 0 {
+				return nil
+			}
+			ms, err = p.listZone(ctx, zone, sel.aip())
+		}
+		found[u] = ms
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := slices.Concat(found...)
+	// The parts do not overlap, and the filter picks by the labels; both
+	// are checked here all the same, so that a filter GCE read otherwise
+	// than documented can add no machine and none twice.
+	seen := map[string]bool{}
+	var out []provider.Machine
+	for _, m := range slices.Concat(found...) {
+		if !seen[m.Zone+"/"+m.ID] && sel.keeps(m) {
+			seen[m.Zone+"/"+m.ID] = true
+			out = append(out, m)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// listZone returns the machines a filter selects in a zone, its pages in
+// turn.
+func (p *Provider) listZone(ctx context.Context, zone, filter string) ([]provider.Machine, error) {
+	var out []provider.Machine
+	token := ""
+	for {
+		var resp *computepb.InstanceList
+		err := p.do(ctx, "instances.list", func(ctx context.Context) error {
+			it := p.c.instances.List(ctx, &computepb.ListInstancesRequest{
+				Project: p.project, Zone: zone, Filter: proto.String(filter),
+			}, noRetry)
+			if _, _, err := it.InternalFetch(pageSize, token); err != nil {
+				return err
+			}
+			resp, _ = it.Response.(*computepb.InstanceList)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if resp == nil {
+			return out, nil
+		}
+		for _, in := range resp.GetItems() {
+			out = append(out, machineOf(in))
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
 }
 
 // instanceMask is the X-Goog-FieldMask of a listed instance: the fields

@@ -64,9 +64,13 @@ type Provider struct {
 	// zones (zones.go) and how many machines each cluster had at the
 	// last listing or launch (machines.go), which only choose how to
 	// list, never what a listing answers.
-	mu     sync.Mutex
-	zones  map[string][]string
-	expect map[string]int
+	mu         sync.Mutex
+	zones      map[string][]string
+	expect     map[string]int
+	expectZone map[string]map[string]int
+	// noSplit is set once GCE refused a listing split by the
+	// regular-expression filter form (listZones): later ones list whole.
+	noSplit bool
 	// netOK and cidrs are what Prepare needs to read before it writes:
 	// the network exists, and the caller's address ranges. Preflight
 	// reads them for the next Prepare (readAhead in network.go), so a
