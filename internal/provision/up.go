@@ -264,7 +264,10 @@ func (e *Engine) finish(ctx context.Context, c *spec.Cluster, res *Result, provi
 	if wait != WaitNone && err == nil && allRunning(known, 1+c.Workers.Count) {
 		e.emit(progress.Event{Type: progress.TypeWait, Cluster: c.Name, Ready: len(known), Total: len(known), Message: "machines running"})
 		e.emit(progress.Event{Type: progress.TypeReady, Cluster: c.Name, Count: len(known), Message: fmt.Sprintf("%s running", plural(len(known), "machine"))})
-		obs = &observation{all: known}
+		// In the order an observation gives, oldest first.
+		all := slices.Clone(known)
+		sort.SliceStable(all, func(i, j int) bool { return all[i].LaunchedAt.Before(all[j].LaunchedAt) })
+		obs = &observation{all: all}
 	} else if wait != WaitNone {
 		o, werr := e.waitRunning(ctx, c.Name, providers)
 		if werr != nil && err == nil {
