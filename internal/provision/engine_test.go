@@ -645,10 +645,11 @@ func TestExistingClusterDoesNotGuess(t *testing.T) {
 	}
 }
 
-func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
-	h := newHarness(t, fake.WithBootPolls(1))
+// upMachines brings up a cluster of n workers, waiting for machines only.
+func upMachines(t *testing.T, h *harness, n int) (*Result, *plan.Plan) {
+	t.Helper()
 	h.eng.defaults()
-	c := cluster(3)
+	c := cluster(n)
 	pl, err := h.plan(c)
 	if err != nil {
 		t.Fatal(err)
@@ -657,6 +658,12 @@ func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res, pl
+}
+
+func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
+	h := newHarness(t, fake.WithBootPolls(1))
+	res, _ := upMachines(t, h, 3)
 	// The workers launch pending: one observation before launching, the
 	// head's wait, one that sees everything running; the result is that
 	// last one.
@@ -667,16 +674,7 @@ func TestUpDoesNotListAgainAfterTheWait(t *testing.T) {
 
 func TestUpTrustsLaunchesThatSayRunning(t *testing.T) {
 	h := newHarness(t)
-	h.eng.defaults()
-	c := cluster(3)
-	pl, err := h.plan(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := h.eng.Up(context.Background(), c, pl, WaitMachines)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, pl := upMachines(t, h, 3)
 	// Launch answered with running machines: after the first observation
 	// nothing is listed, and the result is what up launched.
 	if n := h.fake.CallCount("Machines"); n != 1 || len(res.Machines) != 4 || h.rep.count(progress.TypeReady) == 0 {
@@ -688,7 +686,7 @@ func TestUpTrustsLaunchesThatSayRunning(t *testing.T) {
 		}
 	}
 	// Scaling down: the victims are not in the result.
-	res, err = h.eng.Up(context.Background(), cluster(1), pl, WaitMachines)
+	res, err := h.eng.Up(context.Background(), cluster(1), pl, WaitMachines)
 	if err != nil || len(res.Machines) != 2 || res.Workers() != 1 {
 		t.Fatalf("scale down: %v, %d machines", err, len(res.Machines))
 	}
