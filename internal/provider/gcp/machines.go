@@ -7,15 +7,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"github.com/googleapis/gax-go/v2/callctx"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/provider"
-	"github.com/burstdev/burst/pkg/spec"
 )
 
 // Machines implements provider.Provider. Without Filter.Regions, or with
@@ -167,7 +160,7 @@ func inRegions(ms []provider.Machine, regions []string) []provider.Machine {
 // the list, so a caller never mistakes a partial view for the truth.
 //
 // Each page asks for a partial response (listMask): only the fields
-// machineOf reads. A full instance carries the startup script in its
+// leanInstance holds. A full instance carries the startup script in its
 // metadata, most of its size; at 5000 machines a listing without the mask
 // is tens of megabytes to download and decode on every observation.
 func (p *Provider) list(ctx context.Context, filter string) ([]provider.Machine, error) {
@@ -188,33 +181,25 @@ func (p *Provider) list(ctx context.Context, filter string) ([]provider.Machine,
 }
 
 // listPage is one aggregatedList page: its machines, sorted by ID, and the
-// next page's token.
+// next page's token. The page is read and decoded by getList (lists.go),
+// not the REST client.
 func (p *Provider) listPage(ctx context.Context, filter, token string) ([]provider.Machine, string, error) {
-	ctx = callctx.SetHeaders(ctx, "X-Goog-FieldMask", listMask)
-	var resp *computepb.InstanceAggregatedList
+	var resp leanAggregated
 	err := p.do(ctx, "instances.aggregatedList", func(ctx context.Context) error {
-		it := p.c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{
-			Project: p.project, Filter: proto.String(filter),
-		}, noRetry)
-		// InternalFetch makes exactly one page call; the iterator's Next
-		// would fetch on past empty pages by itself, without retries.
-		if _, _, err := it.InternalFetch(pageSize, token); err != nil {
-			return err
-		}
-		resp, _ = it.Response.(*computepb.InstanceAggregatedList)
-		return nil
+		resp = leanAggregated{}
+		return p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, &resp)
 	})
-	if err != nil || resp == nil {
+	if err != nil {
 		return nil, "", err
 	}
 	var out []provider.Machine
-	for _, scoped := range resp.GetItems() {
-		for _, in := range scoped.GetInstances() {
-			out = append(out, machineOf(in))
+	for _, scoped := range resp.Items {
+		for i := range scoped.Instances {
+			out = append(out, scoped.Instances[i].machine())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, resp.GetNextPageToken(), nil
+	return out, resp.NextPageToken, nil
 }
 
 // listZones returns the machines a selector picks in the zones, sorted by
@@ -229,7 +214,6 @@ func (p *Provider) listPage(ctx context.Context, filter, token string) ([]provid
 // is in exactly one part whatever its name. If GCE refuses that form, the
 // zone is listed whole and later listings do not split.
 func (p *Provider) listZones(ctx context.Context, sel selector, zones []string, parts []int) ([]provider.Machine, error) {
-	ctx = callctx.SetHeaders(ctx, "X-Goog-FieldMask", zoneListMask)
 	type unit struct{ zone, part, parts int }
 	var units []unit
 	p.mu.Lock()
@@ -284,39 +268,30 @@ func (p *Provider) listZones(ctx context.Context, sel selector, zones []string, 
 }
 
 // listZone returns the machines a filter selects in a zone, its pages in
-// turn.
+// turn, each read by getList (lists.go).
 func (p *Provider) listZone(ctx context.Context, zone, filter string) ([]provider.Machine, error) {
 	var out []provider.Machine
 	token := ""
 	for {
-		var resp *computepb.InstanceList
+		var resp leanList
 		err := p.do(ctx, "instances.list", func(ctx context.Context) error {
-			it := p.c.instances.List(ctx, &computepb.ListInstancesRequest{
-				Project: p.project, Zone: zone, Filter: proto.String(filter),
-			}, noRetry)
-			if _, _, err := it.InternalFetch(pageSize, token); err != nil {
-				return err
-			}
-			resp, _ = it.Response.(*computepb.InstanceList)
-			return nil
+			resp = leanList{}
+			return p.getList(ctx, p.zoneListPath(zone), filter, token, zoneListMask, &resp)
 		})
 		if err != nil {
 			return nil, err
 		}
-		if resp == nil {
-			return out, nil
+		for i := range resp.Items {
+			out = append(out, resp.Items[i].machine())
 		}
-		for _, in := range resp.GetItems() {
-			out = append(out, machineOf(in))
-		}
-		if token = resp.GetNextPageToken(); token == "" {
+		if token = resp.NextPageToken; token == "" {
 			return out, nil
 		}
 	}
 }
 
 // instanceMask is the X-Goog-FieldMask of a listed instance: the fields
-// machineOf reads. Keep the two in step; the providertest suite checks
+// leanInstance holds. Keep the two in step; the providertest suite checks
 // every Machine field over the wire against the simulator, which honours
 // the mask. listMask is an aggregatedList page's, zoneListMask an
 // instances.list page's.
@@ -327,33 +302,6 @@ const (
 	listMask     = "nextPageToken,items/*/instances(" + instanceMask + ")"
 	zoneListMask = "nextPageToken,items(" + instanceMask + ")"
 )
-
-// machineOf converts a GCE instance.
-func machineOf(in *computepb.Instance) provider.Machine {
-	zone := lastSegment(in.GetZone())
-	m := provider.Machine{
-		ID: in.GetName(), Provider: Name, Zone: zone, Region: regionOf(zone),
-		InstanceType: lastSegment(in.GetMachineType()), State: stateOf(in.GetStatus()),
-		Capacity: catalog.OnDemand, Tags: in.GetLabels(),
-		Cluster: in.GetLabels()[provider.TagCluster], Role: spec.Role(in.GetLabels()[provider.TagRole]),
-	}
-	if in.GetScheduling().GetProvisioningModel() == "SPOT" || in.GetScheduling().GetPreemptible() {
-		m.Capacity = catalog.Spot
-	}
-	if accels := in.GetGuestAccelerators(); len(accels) > 0 && familyOf(m.InstanceType) == "n1" {
-		m.InstanceType = TypeName(m.InstanceType, lastSegment(accels[0].GetAcceleratorType()), int(accels[0].GetAcceleratorCount()))
-	}
-	if t, err := time.Parse(time.RFC3339, in.GetCreationTimestamp()); err == nil {
-		m.LaunchedAt = t
-	}
-	if nics := in.GetNetworkInterfaces(); len(nics) > 0 {
-		m.PrivateIP = nics[0].GetNetworkIP()
-		if acs := nics[0].GetAccessConfigs(); len(acs) > 0 {
-			m.PublicIP = acs[0].GetNatIP()
-		}
-	}
-	return m
-}
 
 // stateOf maps GCE's instance statuses to burst's states. TERMINATED is
 // GCE's word for a stopped VM, not a deleted one: a deleted VM is not

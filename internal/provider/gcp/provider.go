@@ -59,6 +59,9 @@ type Provider struct {
 	// under the same endpoint.
 	batchHTTP *http.Client
 	batchURL  string
+	// apiBase is that endpoint, for the instance listings read without
+	// the REST client (lists.go).
+	apiBase string
 
 	// mu guards what the provider learnt while it ran: each region's
 	// zones (zones.go) and how many machines each cluster had at the
@@ -177,9 +180,9 @@ func (p *Provider) connect(ctx context.Context) error {
 		}
 		tried = append(tried, env)
 	}
-	batchURL := "https://compute.googleapis.com" + batchPath
+	apiBase := "https://compute.googleapis.com"
 	if p.opts.Endpoint != "" {
-		batchURL = strings.TrimRight(p.opts.Endpoint, "/") + batchPath
+		apiBase = strings.TrimRight(p.opts.Endpoint, "/")
 		opts = append(opts, option.WithEndpoint(strings.TrimRight(p.opts.Endpoint, "/")), option.WithoutAuthentication())
 		if p.opts.HTTPClient != nil {
 			opts = append(opts, option.WithHTTPClient(p.opts.HTTPClient))
@@ -236,7 +239,7 @@ func (p *Provider) connect(ctx context.Context) error {
 		return fmt.Errorf("gcp: building clients: %w", err)
 	}
 	p.c, p.project = c, project
-	p.batchHTTP, p.batchURL = batchHTTP, batchURL
+	p.batchHTTP, p.batchURL, p.apiBase = batchHTTP, apiBase+batchPath, apiBase
 	return nil
 }
 
