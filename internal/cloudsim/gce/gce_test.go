@@ -533,13 +533,10 @@ func TestPruneMessageMatchesJSONMask(t *testing.T) {
 	if _, err := e.bulk(t, "us-central1", "", b); err != nil {
 		t.Fatal(err)
 	}
-	e.s.mu.Lock()
 	var views []*computepb.Instance
 	for _, x := range e.s.liveInstances() {
-		v, _ := e.s.view(x.in)
-		views = append(views, v)
+		views = append(views, listed(x, nil))
 	}
-	e.s.mu.Unlock()
 	agg := &computepb.InstanceAggregatedList{NextPageToken: proto.String("p3"), Items: map[string]*computepb.InstancesScopedList{
 		"zones/us-central1-a": {Instances: views[:2]}, "zones/us-central1-b": {Instances: views[2:]},
 		"zones/us-east1-b": {Warning: &computepb.Warning{Code: proto.String("NO_RESULTS_ON_PAGE")}},

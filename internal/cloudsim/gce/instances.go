@@ -12,6 +12,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/burstdev/burst/internal/cloudsim"
 )
@@ -665,28 +666,26 @@ func (s *Server) view(in cloudsim.Instance) (*computepb.Instance, bool) {
 	return out, true
 }
 
-// shown is an instance GCE shows: the model's record, the stored GCE
-// view and its status now. Listings filter and sort these and build the
-// full view (a copy) only of the page they return.
+// shown is an instance GCE shows: the model's record (a copy), the stored
+// GCE view and its status then. Listings filter, sort and page these and
+// build the full view (a copy) only of the page they return.
 type shown struct {
 	in     cloudsim.Instance
 	base   *computepb.Instance
 	status string
 }
 
+// listHook, when set (by tests), runs as a listing copies each instance
+// of its page.
+var listHook func()
+
 // liveInstances returns the instances GCE shows, in zone and name order.
-// The caller holds s.mu.
+// It holds s.mu only to take the snapshot: the model's records (copies)
+// and the stored views, which are never changed once stored (view copies
+// them); so a listing reflects one moment, and its filtering, sorting and
+// copying do not hold up the calls beside it.
 func (s *Server) liveInstances() []shown {
-	var out []shown
-	for _, in := range s.m.Instances(nil) {
-		base, ok := s.instances[in.ID]
-		if !ok {
-			continue
-		}
-		if st, ok := gceStatus(in.State); ok {
-			out = append(out, shown{in: in, base: base, status: st})
-		}
-	}
+	out := s.snapshot()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].base.GetZone() != out[j].base.GetZone() {
 			return out[i].base.GetZone() < out[j].base.GetZone()
@@ -696,15 +695,84 @@ func (s *Server) liveInstances() []shown {
 	return out
 }
 
-// views are the GCE views of listed instances. The caller holds s.mu.
-func (s *Server) views(l []shown) []*computepb.Instance {
-	out := make([]*computepb.Instance, 0, len(l))
-	for _, x := range l {
-		if v, ok := s.view(x.in); ok {
-			out = append(out, v)
+// snapshot is liveInstances unsorted, taken under s.mu.
+func (s *Server) snapshot() []shown {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ins := s.m.Instances(nil)
+	out := make([]shown, 0, len(ins))
+	for _, in := range ins {
+		base, ok := s.instances[in.ID]
+		if !ok {
+			continue
+		}
+		if st, ok := gceStatus(in.State); ok {
+			out = append(out, shown{in: in, base: base, status: st})
 		}
 	}
 	return out
+}
+
+// listed is the GCE view of a listed instance as its snapshot shows it,
+// copying only the fields mask selects (nil: all), as the response mask
+// would leave them: writeJSON prunes the rest, so the answer is the same
+// as a whole copy's, without copying the fields it would drop.
+func listed(x shown, mask maskNode) *computepb.Instance {
+	if h := listHook; h != nil {
+		h()
+	}
+	var out *computepb.Instance
+	if mask == nil {
+		out = proto.Clone(x.base).(*computepb.Instance)
+	} else {
+		// A shallow copy of the selected fields (aliasing the stored
+		// view, only read), then a deep copy of that.
+		sel := &computepb.Instance{}
+		dst := sel.ProtoReflect()
+		_, star := mask["*"]
+		x.base.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			if _, ok := mask[fd.JSONName()]; ok || star {
+				dst.Set(fd, v)
+			}
+			return true
+		})
+		out = proto.Clone(sel).(*computepb.Instance)
+	}
+	out.Status = proto.String(x.status)
+	out.Labels = x.in.Tags
+	if x.status == "TERMINATED" && x.in.StateReason != "" {
+		out.StatusMessage = proto.String(x.in.StateReason)
+	}
+	return out
+}
+
+// maskAt is what mask selects under path, as pruneMessage walks it: nil
+// for all of it, empty for nothing.
+func maskAt(mask maskNode, path ...string) maskNode {
+	for _, k := range path {
+		if mask == nil {
+			return nil
+		}
+		sub, ok := mask[k]
+		if !ok {
+			sub, ok = mask["*"]
+		}
+		if !ok {
+			return maskNode{}
+		}
+		mask = sub
+	}
+	return mask
+}
+
+// listMask is the request's response mask; method has already answered a
+// malformed one, so an error here cannot happen (nil copies all).
+func listMask(r *http.Request) maskNode {
+	m, e := requestMask(r)
+	if e != nil {
+		return nil
+	}
+	return m
 }
 
 // page cuts a list at the request's pageToken and maxResults (GCE's
@@ -738,7 +806,7 @@ func page[T any](r *http.Request, items []T) ([]T, string, *apiError) {
 }
 
 // filtered is what the request's filter selects of the instances GCE
-// shows, in zone and name order. The caller holds s.mu.
+// shows, in zone and name order. The caller does not hold s.mu.
 func (s *Server) filtered(r *http.Request) ([]shown, *apiError) {
 	f, err := parseFilter(r.URL.Query().Get("filter"))
 	if err != nil {
@@ -758,8 +826,6 @@ func (s *Server) filtered(r *http.Request) ([]shown, *apiError) {
 }
 
 func (s *Server) aggregatedInstances(r *http.Request) (proto.Message, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	all, e := s.filtered(r)
 	if e != nil {
 		return nil, e
@@ -770,12 +836,13 @@ func (s *Server) aggregatedInstances(r *http.Request) (proto.Message, *apiError)
 	}
 	out := &computepb.InstanceAggregatedList{Kind: proto.String("compute#instanceAggregatedList"), Id: proto.String("projects/" + s.opts.Project + "/aggregated/instances"),
 		Items: map[string]*computepb.InstancesScopedList{}, SelfLink: proto.String(s.base() + "/aggregated/instances")}
-	for _, in := range s.views(items) {
-		k := "zones/" + lastSegment(in.GetZone())
+	mask := listMask(r)
+	for _, x := range items {
+		k := "zones/" + lastSegment(x.base.GetZone())
 		if out.Items[k] == nil {
 			out.Items[k] = &computepb.InstancesScopedList{}
 		}
-		out.Items[k].Instances = append(out.Items[k].Instances, in)
+		out.Items[k].Instances = append(out.Items[k].Instances, listed(x, maskAt(mask, "items", k, "instances")))
 	}
 	if next != "" {
 		out.NextPageToken = proto.String(next)
@@ -784,8 +851,6 @@ func (s *Server) aggregatedInstances(r *http.Request) (proto.Message, *apiError)
 }
 
 func (s *Server) listInstances(r *http.Request) (proto.Message, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	zone := r.PathValue("zone")
 	if _, ok := s.m.RegionOfZone(zone); !ok {
 		return nil, notFound("projects/" + s.opts.Project + "/zones/" + zone)
@@ -799,7 +864,11 @@ func (s *Server) listInstances(r *http.Request) (proto.Message, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	out := &computepb.InstanceList{Kind: proto.String("compute#instanceList"), Items: s.views(items)}
+	mask := maskAt(listMask(r), "items")
+	out := &computepb.InstanceList{Kind: proto.String("compute#instanceList"), Items: make([]*computepb.Instance, 0, len(items))}
+	for _, x := range items {
+		out.Items = append(out.Items, listed(x, mask))
+	}
 	if next != "" {
 		out.NextPageToken = proto.String(next)
 	}
