@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/burstdev/burst/internal/cloudsim"
@@ -140,9 +141,14 @@ func scaleCycle(ctx context.Context, cloud string, n int, client string, latency
 	// The API phase: latency and the documented buckets on.
 	sim.Model.SetLatency(latency)
 	phase := func(name string, fn func(eng *provision.Engine) error) error {
+		// One provider a phase, as the CLI's factory keeps one a process;
+		// the engine asks for it from several goroutines at once.
 		var cur provider.Provider
+		var curMu sync.Mutex
 		eng := &provision.Engine{
 			Provider: func(ctx context.Context, _ string) (provider.Provider, error) {
+				curMu.Lock()
+				defer curMu.Unlock()
 				if cur == nil {
 					var err error
 					if cur, err = newProvider(ctx); err != nil {
