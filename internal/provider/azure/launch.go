@@ -414,20 +414,10 @@ func (p *Provider) readHeadAddresses(ctx context.Context, rg, vmID string) *head
 }
 
 func (h *headAddresses) read() (addresses, bool) {
-	var (
-		nics          []nicAddr
-		public        map[string]string
-		nicErr, ipErr error
-		wg            sync.WaitGroup
-	)
-	wg.Add(2)
-	go func() { defer wg.Done(); nics, nicErr = h.p.listNICs(h.ctx, h.rg) }()
-	go func() { defer wg.Done(); public, ipErr = h.p.listPublicIPs(h.ctx, h.rg) }()
-	wg.Wait()
-	if nicErr != nil || ipErr != nil {
+	all, complete, err := h.p.readAddresses(h.ctx, h.rg)
+	if err != nil {
 		return addresses{}, false
 	}
-	all, complete := joinAddresses(nics, public)
 	return all[h.id], complete[h.id]
 }
 

@@ -521,12 +521,18 @@ func (p *Provider) standaloneViews(ctx context.Context, rg string, names []strin
 	})
 }
 
-// addresses maps a group's VMs to their private and public IPs, listing
-// its NICs and public IPs at once. Each page is boiled down as it comes
-// (a NIC to its VM, first private address and public address IDs; a
-// public IP to its address): a listed NIC decodes into far more than that, and a
-// cluster of thousands has a NIC per VM.
+// addresses maps a group's VMs to their private and public IPs.
 func (p *Provider) addresses(ctx context.Context, rg string) (map[string]addresses, error) {
+	out, _, err := p.readAddresses(ctx, rg)
+	return out, err
+}
+
+// readAddresses lists a group's NICs and public IPs at once and joins them
+// (joinAddresses). Each page is boiled down as it comes (a NIC to its VM,
+// first private address and public address IDs; a public IP to its
+// address): a listed NIC decodes into far more than that, and a cluster of
+// thousands has a NIC per VM. The NICs' error comes first.
+func (p *Provider) readAddresses(ctx context.Context, rg string) (map[string]addresses, map[string]bool, error) {
 	var (
 		nics          []nicAddr
 		public        map[string]string
@@ -538,13 +544,13 @@ func (p *Provider) addresses(ctx context.Context, rg string) (map[string]address
 	go func() { defer wg.Done(); public, ipErr = p.listPublicIPs(ctx, rg) }()
 	wg.Wait()
 	if nicErr != nil {
-		return nil, nicErr
+		return nil, nil, nicErr
 	}
 	if ipErr != nil {
-		return nil, ipErr
+		return nil, nil, ipErr
 	}
-	out, _ := joinAddresses(nics, public)
-	return out, nil
+	out, complete := joinAddresses(nics, public)
+	return out, complete, nil
 }
 
 // joinAddresses maps VMs (lower-case IDs) to their addresses, and says
