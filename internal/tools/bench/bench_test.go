@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,28 +21,52 @@ func TestLowerBound(t *testing.T) {
 		n            int
 		throttle     float64
 		chain        int
+		paced        float64
 	}{
-		// 5001 launches from EC2's bucket of 1000 refilled at 2/s.
-		{"aws", "up", 5000, 2000.5, 8},
-		{"aws", "up", 999, 0, 8},
-		{"aws", "down", 5000, 200.05, 4},
+		// 5001 launches from EC2's bucket of 1000 refilled at 2/s; the
+		// workers' launch starts after 0.6 s of chain and takes 2000.2 s
+		// of refill, then two calls.
+		{"aws", "up", 5000, 2000.5, 8, 0.6 + (5000-999.6)/2 + 0.2},
+		{"aws", "up", 999, 0, 8, 0.8},
+		// 1001 launches: the head's token at 0.3 s leaves 999.6 at 0.6 s,
+		// so the workers' launch waits 0.2 s; no bound of its own sees it.
+		{"aws", "up", 1000, 0.5, 8, 1.0},
+		{"aws", "down", 5000, 200.05, 4, 0.1 + 4001.0/20 + 0.3},
+		// 1001 terminations at 0.1 s: one token 0.05 s later.
+		{"aws", "down", 1000, 0.05, 4, 0.45},
 		// 5001 deletes and two listings from 1500 a minute.
-		{"gcp", "down", 5000, (5003.0 - 1500) / 25, 3},
-		{"gcp", "up", 5000, 0, 4},
+		{"gcp", "down", 5000, (5003.0 - 1500) / 25, 3, 0.1 + 3501.0/25 + 0.2},
+		{"gcp", "down", 1000, 0, 3, 0.3},
+		{"gcp", "up", 5000, 0, 4, 0.4},
 		// 5001 VM creations from 1500 refilled at 500 a minute.
-		{"azure", "up", 5000, 3501 / (500.0 / 60), 7},
-		{"azure", "down", 5000, 0, 2},
+		{"azure", "up", 5000, 3501 / (500.0 / 60), 7, 0.5 + 3500/(500.0/60) + 0.2},
+		{"azure", "up", 1000, 0, 7, 0.7},
+		{"azure", "down", 5000, 0, 2, 0.2},
 	}
 	for _, tt := range tests {
-		t.Run(tt.cloud+"-"+tt.phase, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%s-%d", tt.cloud, tt.phase, tt.n), func(t *testing.T) {
 			b := lowerBound(tt.cloud, tt.phase, tt.n, 100*time.Millisecond)
-			if math.Abs(b.Throttle-tt.throttle) > 1e-6 || len(b.Chain) != tt.chain {
-				t.Errorf("bound %+v, want throttle %g s and a chain of %d", b, tt.throttle, tt.chain)
+			if math.Abs(b.Throttle-tt.throttle) > 1e-6 || len(b.Chain) != tt.chain || math.Abs(b.Paced-tt.paced) > 1e-6 {
+				t.Errorf("bound %+v, want throttle %g s, a chain of %d and paced %g s", b, tt.throttle, tt.chain, tt.paced)
 			}
-			if want := math.Max(tt.throttle, float64(tt.chain)/10); math.Abs(b.Seconds()-want) > 1e-6 {
+			if want := math.Max(tt.paced, math.Max(tt.throttle, float64(tt.chain)/10)); math.Abs(b.Seconds()-want) > 1e-6 {
 				t.Errorf("Seconds() = %g, want %g", b.Seconds(), want)
 			}
 		})
+	}
+}
+
+// TestSpendNamesChainCalls: every call a bound's bucket charges is on its
+// chain, so a renamed call cannot drop out of the paced bound unseen.
+func TestSpendNamesChainCalls(t *testing.T) {
+	for cloud, phases := range chains {
+		for phase, chain := range phases {
+			for call := range spends(cloud, phase, 10) {
+				if !slices.Contains(chain, call) {
+					t.Errorf("%s %s: %q spends tokens but is not on the chain %v", cloud, phase, call, chain)
+				}
+			}
+		}
 	}
 }
 

@@ -58,7 +58,7 @@ func report(r *Results) string {
 	}
 
 	b.WriteString("#### Lower bounds\n\n")
-	b.WriteString("| cloud | phase | N | throttle bound | binding bucket | latency bound | chain of dependent calls |\n|---|---|---:|---:|---|---:|---|\n")
+	b.WriteString("| cloud | phase | N | throttle bound | binding bucket | latency bound | paced chain | chain of dependent calls |\n|---|---|---:|---:|---|---:|---:|---|\n")
 	for _, c := range clouds {
 		for _, phase := range []string{"up", "down"} {
 			for _, n := range ns {
@@ -70,7 +70,7 @@ func report(r *Results) string {
 					continue
 				}
 				bd := run.phase(phase).Bound
-				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s |\n", c, phase, n, secs(bd.Throttle), bd.ThrottleBy, secs(bd.Latency),
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", c, phase, n, secs(bd.Throttle), bd.ThrottleBy, secs(bd.Latency), secs(bd.Paced),
 					fmt.Sprintf("%d calls: %s", len(bd.Chain), strings.Join(bd.Chain, " -> ")))
 			}
 		}

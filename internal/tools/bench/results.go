@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // Results are every figure the program has measured into an output
@@ -58,6 +59,7 @@ func update(dir string, fn func(r *Results)) (*Results, error) {
 		}
 	}
 	fn(r)
+	r.refreshBounds()
 	sort.SliceStable(r.Scale, func(i, j int) bool {
 		a, b := r.Scale[i], r.Scale[j]
 		if a.Cloud != b.Cloud {
@@ -77,6 +79,23 @@ func update(dir string, fn func(r *Results)) (*Results, error) {
 		return nil, err
 	}
 	return r, os.Rename(tmp, path)
+}
+
+// refreshBounds recomputes every phase's lower bound from its cloud, N and
+// latency, so that runs measured before a change to the bounds' model are
+// compared with the bound as it is now. A run whose latency cannot be read
+// keeps the bound it was stored with.
+func (r *Results) refreshBounds() {
+	for i := range r.Scale {
+		run := &r.Scale[i]
+		lat, err := time.ParseDuration(run.Latency)
+		if err != nil {
+			continue
+		}
+		for j := range run.Phases {
+			run.Phases[j].Bound = lowerBound(run.Cloud, run.Phases[j].Name, run.N, lat)
+		}
+	}
 }
 
 // putScale replaces the run of the same cloud, N and client.
