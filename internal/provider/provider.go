@@ -177,6 +177,22 @@ type IndependentPreparer interface {
 	Independent() bool
 }
 
+// EarlyCleaner is a Preparer part of whose clean-up needs no machine gone
+// first: reads that find what Cleanup will delete, and deletions of what
+// no running machine uses and no later Prepare would miss (AWS: the
+// launch templates, made afresh by each launch; the lookups of the
+// security group and key pair). Down calls CleanupEarly beside its
+// observation and the machines' termination, and Cleanup once the
+// machines are gone and CleanupEarly has returned, as it would without
+// it. CleanupEarly must leave the cluster's machines as they are, able to
+// run and to end on their own, so that a down that fails after it leaves
+// a cluster that still works. Cleanup must remove everything on its own
+// when CleanupEarly failed or was not called.
+type EarlyCleaner interface {
+	Preparer
+	CleanupEarly(ctx context.Context, cluster string, regions []string) error
+}
+
 // ClusterRemover is implemented by providers that can remove a cluster's
 // machines and shared resources in one operation (Azure: deleting the
 // cluster's resource groups). Down then calls RemoveCluster instead of

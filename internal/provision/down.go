@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/burstdev/burst/internal/progress"
 	"github.com/burstdev/burst/internal/provider"
@@ -16,11 +17,13 @@ import (
 // (provider.ClusterRemover) does that instead, once an observation has
 // said what it removes. An independent preparer's shared resources
 // (provider.IndependentPreparer) are removed from the start, beside the
-// observation and the termination of its machines.
+// observation and the termination of its machines; an early cleaner's
+// (provider.EarlyCleaner) early part runs there too, and its Cleanup
+// after.
 func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (*Result, error) {
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
-	var removers, rest, early []string
+	var removers, rest, early, ahead []string
 	for _, name := range providers {
 		p, err := e.Provider(ctx, name)
 		if err != nil {
@@ -33,6 +36,8 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 		rest = append(rest, name)
 		if ip, ok := p.(provider.IndependentPreparer); ok && ip.Independent() {
 			early = append(early, name)
+		} else if _, ok := p.(provider.EarlyCleaner); ok {
+			ahead = append(ahead, name)
 		}
 	}
 	cleanupErr := make(chan error, 1)
@@ -45,9 +50,30 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 			return e.cleanup(ctx, cluster, early[i], p.(provider.Preparer))
 		})
 	}()
+	aheadErr := make(chan error, 1)
+	go func() {
+		aheadErr <- provider.Parallel(len(ahead), 0, func(i int) error {
+			p, err := e.Provider(ctx, ahead[i])
+			if err != nil {
+				return err
+			}
+			if err := e.retry(ctx, cluster, "starting the clean-up on "+ahead[i], func() error {
+				return p.(provider.EarlyCleaner).CleanupEarly(ctx, cluster, nil)
+			}); err != nil {
+				return fmt.Errorf("%s: starting the clean-up of the cluster's network and keys: %w", ahead[i], err)
+			}
+			return nil
+		})
+	}()
+	// The early parts end before any Cleanup starts; a failed one stops
+	// the clean-ups, not the termination.
+	waitAhead := sync.OnceValue(func() error { return <-aheadErr })
 	// Whatever happens below, the clean-ups started above have ended when
 	// Down returns; the first failure is the answer.
-	err := e.downObserved(ctx, res, cluster, providers, removers, rest, early)
+	err := e.downObserved(ctx, res, cluster, providers, removers, rest, early, waitAhead)
+	if aerr := waitAhead(); err == nil {
+		err = aerr
+	}
 	if cerr := <-cleanupErr; err == nil {
 		err = cerr
 	}
@@ -57,8 +83,9 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 // downObserved observes the cluster, then removes it from the removers
 // beside the termination of the other providers' machines, and counts in
 // res.Terminated the machines of what succeeded. The shared resources of
-// the providers named in cleaned are removed elsewhere.
-func (e *Engine) downObserved(ctx context.Context, res *Result, cluster string, providers, removers, rest, cleaned []string) error {
+// the providers named in cleaned are removed elsewhere; the others' once
+// ahead (the early clean-ups) has returned nil.
+func (e *Engine) downObserved(ctx context.Context, res *Result, cluster string, providers, removers, rest, cleaned []string, ahead func() error) error {
 	obs, err := e.observe(ctx, cluster, providers)
 	if err != nil {
 		return err
@@ -77,7 +104,7 @@ func (e *Engine) downObserved(ctx context.Context, res *Result, cluster string, 
 	}
 	removeErr := make(chan error, 1)
 	go func() { removeErr <- e.removeClusters(ctx, cluster, removers, removed) }()
-	restErr := e.downRest(ctx, cluster, rest, targets, cleaned)
+	restErr := e.downRest(ctx, cluster, rest, targets, cleaned, ahead)
 	if restErr == nil {
 		res.Terminated += len(targets)
 	}
@@ -123,10 +150,10 @@ func (e *Engine) cleanup(ctx context.Context, cluster, name string, pr provider.
 }
 
 // downRest terminates the machines of providers that cannot remove a
-// cluster in one operation, waits until they are gone, and cleans up.
-// The shared resources of the providers named in cleaned are removed
-// elsewhere.
-func (e *Engine) downRest(ctx context.Context, cluster string, providers []string, targets []provider.Machine, cleaned []string) error {
+// cluster in one operation, waits until they are gone, and cleans up once
+// ahead (the early clean-ups) has returned nil. The shared resources of
+// the providers named in cleaned are removed elsewhere.
+func (e *Engine) downRest(ctx context.Context, cluster string, providers []string, targets []provider.Machine, cleaned []string, ahead func() error) error {
 	if len(providers) == 0 {
 		return nil
 	}
@@ -155,6 +182,9 @@ func (e *Engine) downRest(ctx context.Context, cluster string, providers []strin
 		if err := e.Sleep(ctx, e.PollInterval); err != nil {
 			return err
 		}
+	}
+	if err := ahead(); err != nil {
+		return err
 	}
 	for _, name := range providers {
 		p, err := e.Provider(ctx, name)

@@ -941,3 +941,78 @@ func TestObservationsAskForLiveMachinesStatusForAll(t *testing.T) {
 		t.Fatalf("status shows %d machines, want the 3 terminated", len(res.Machines))
 	}
 }
+
+// earlyFake is a preparer with an early clean-up (as AWS's). Its
+// CleanupEarly waits, up to 20 s, for Terminate to begin, then 100 ms
+// more, and it notes the order of calls.
+type earlyFake struct {
+	*fake.Provider
+	mu          sync.Mutex
+	order       []string
+	terminating chan struct{}
+	termOnce    sync.Once
+	earlyFail   error
+}
+
+func (p *earlyFake) log(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.order = append(p.order, s)
+}
+
+func (p *earlyFake) CleanupEarly(ctx context.Context, cluster string, regions []string) error {
+	waitUpTo20s(p.terminating)
+	time.Sleep(100 * time.Millisecond)
+	if p.earlyFail != nil {
+		p.log("CleanupEarly failed")
+		return p.earlyFail
+	}
+	p.log("CleanupEarly")
+	return nil
+}
+
+func (p *earlyFake) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	p.log("Cleanup")
+	return p.Provider.Cleanup(ctx, cluster, regions)
+}
+
+func (p *earlyFake) Terminate(ctx context.Context, ms []provider.Machine) error {
+	p.log("Terminate")
+	p.termOnce.Do(func() { close(p.terminating) })
+	return p.Provider.Terminate(ctx, ms)
+}
+
+func TestDownCleansUpEarlyBesideTerminationAndCleanupAfter(t *testing.T) {
+	h := newHarness(t)
+	ep := &earlyFake{Provider: h.fake, terminating: make(chan struct{})}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return ep, nil }
+	mustUp(t, h, cluster(3))
+	res, err := h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CleanupEarly waits for Terminate to begin: run before the
+	// termination, it would have come first after 20 s. Cleanup waits for
+	// it: the fake's machines are gone at once, so without that wait
+	// Cleanup would come 100 ms before it.
+	if !slices.Equal(ep.order, []string{"Terminate", "CleanupEarly", "Cleanup"}) {
+		t.Fatalf("calls %v", ep.order)
+	}
+	if res.Terminated != 4 || len(h.fake.Live("test", "")) != 0 || h.fake.Prepared("test") {
+		t.Fatalf("terminated %d, live %d, prepared %v", res.Terminated, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
+	}
+}
+
+func TestFailedEarlyCleanupStillTerminatesButDoesNotCleanUp(t *testing.T) {
+	h := newHarness(t)
+	ep := &earlyFake{Provider: h.fake, terminating: make(chan struct{}), earlyFail: &provider.Error{Kind: provider.ErrAuth, Code: "UnauthorizedOperation"}}
+	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return ep, nil }
+	mustUp(t, h, cluster(3))
+	_, err := h.eng.Down(context.Background(), "test", []string{fake.Name})
+	if !errors.Is(err, provider.ErrAuth) {
+		t.Fatalf("err %v, want the early clean-up's", err)
+	}
+	if slices.Contains(ep.order, "Cleanup") || len(h.fake.Live("test", "")) != 0 || !h.fake.Prepared("test") {
+		t.Fatalf("calls %v, live %d, prepared %v: want the machines gone and the network left for the next down", ep.order, len(h.fake.Live("test", "")), h.fake.Prepared("test"))
+	}
+}
