@@ -190,6 +190,12 @@ func (p *Provider) forget(cluster, region string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.nets, netKey{cluster, region})
+	p.forgetTemplatesLocked(cluster, region)
+}
+
+// forgetTemplatesLocked drops the launch templates of a cluster in a
+// region from the cache. p.mu is held.
+func (p *Provider) forgetTemplatesLocked(cluster, region string) {
 	for name := range p.templates {
 		if strings.HasPrefix(name, templatePrefix(cluster, region)) {
 			delete(p.templates, name)

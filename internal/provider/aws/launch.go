@@ -445,6 +445,9 @@ func (p *Provider) launchTemplate(ctx context.Context, c *ec2.Client, req provid
 	}
 	p.mu.Lock()
 	p.templates[key] = id
+	// A clean-up's early lookups no longer tell the whole story: Cleanup
+	// looks for itself.
+	delete(p.cleanAhead, netKey{req.Cluster, region})
 	p.mu.Unlock()
 	return id, nil
 }

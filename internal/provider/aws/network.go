@@ -537,25 +537,33 @@ func (p *Provider) cleanupRegion(ctx context.Context, cluster, region string) er
 		return err
 	}
 	byTag := []types.Filter{{Name: sdkaws.String("tag:" + provider.TagCluster), Values: []string{cluster}}}
+	known := p.takeCleanLookups(cluster, region)
 	err = provider.Parallel(3, 0, func(i int) (err error) {
 		switch i {
 		case 0:
+			if known != nil {
+				return nil // gone already, in CleanupEarly
+			}
 			return p.deleteLaunchTemplates(ctx, c, byTag)
 		case 1:
-			sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: byTag})
-			if err != nil {
-				return classify("DescribeSecurityGroups", err)
+			groups := known.groupIDs()
+			if known == nil {
+				if groups, err = securityGroupIDs(ctx, c, byTag); err != nil {
+					return err
+				}
 			}
-			return provider.Parallel(len(sgs.SecurityGroups), 0, func(j int) error {
-				return p.deleteSecurityGroup(ctx, c, sdkaws.ToString(sgs.SecurityGroups[j].GroupId), p.opts.Now().Add(p.opts.CleanupTimeout))
+			return provider.Parallel(len(groups), 0, func(j int) error {
+				return p.deleteSecurityGroup(ctx, c, groups[j], p.opts.Now().Add(p.opts.CleanupTimeout))
 			})
 		default:
-			kps, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: byTag})
-			if err != nil {
-				return classify("DescribeKeyPairs", err)
+			keys := known.keyIDs()
+			if known == nil {
+				if keys, err = keyPairIDs(ctx, c, byTag); err != nil {
+					return err
+				}
 			}
-			return provider.Parallel(len(kps.KeyPairs), 0, func(j int) error {
-				if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: kps.KeyPairs[j].KeyPairId}); err != nil {
+			return provider.Parallel(len(keys), 0, func(j int) error {
+				if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyPairId: sdkaws.String(keys[j])}); err != nil {
 					return classify("DeleteKeyPair", err)
 				}
 				return nil

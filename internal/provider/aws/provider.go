@@ -98,14 +98,16 @@ type Provider struct {
 	pricing  *pricing.Client
 	limiters map[string]*limiters
 	// Caches of what Prepare and Launch found or made.
-	vpcs      map[string]*vpcInfo
-	nets      map[netKey]*network
-	ahead     map[netKey]*lookahead
-	locks     map[string]*sync.Mutex
-	images    map[imageKey]imageInfo
-	templates map[string]string
-	cidrs     []string
-	cidrMu    sync.Mutex // held while the caller's address is looked up, so it is looked up once
+	vpcs  map[string]*vpcInfo
+	nets  map[netKey]*network
+	ahead map[netKey]*lookahead
+	// The lookups of down's early clean-up, for its Cleanup.
+	cleanAhead map[netKey]*cleanLookups
+	locks      map[string]*sync.Mutex
+	images     map[imageKey]imageInfo
+	templates  map[string]string
+	cidrs      []string
+	cidrMu     sync.Mutex // held while the caller's address is looked up, so it is looked up once
 	// used are regions this process launched into or prepared; Machines
 	// lists them too, so a plan's region outside the configured ones is
 	// still observed.
@@ -154,7 +156,7 @@ func New(opts Options) *Provider {
 	}
 	return &Provider{
 		opts: opts, ec2: map[string]*ec2.Client{}, quotas: map[string]*servicequotas.Client{}, limiters: map[string]*limiters{},
-		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, ahead: map[netKey]*lookahead{}, locks: map[string]*sync.Mutex{},
+		vpcs: map[string]*vpcInfo{}, nets: map[netKey]*network{}, ahead: map[netKey]*lookahead{}, cleanAhead: map[netKey]*cleanLookups{}, locks: map[string]*sync.Mutex{},
 		images: map[imageKey]imageInfo{}, templates: map[string]string{},
 	}
 }
