@@ -534,7 +534,7 @@ func TestPruneMessageMatchesJSONMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	var views []*computepb.Instance
-	for _, x := range e.s.liveInstances() {
+	for _, x := range e.s.liveInstances(nil) {
 		views = append(views, listed(x, nil))
 	}
 	agg := &computepb.InstanceAggregatedList{NextPageToken: proto.String("p3"), Items: map[string]*computepb.InstancesScopedList{

@@ -679,13 +679,13 @@ type shown struct {
 // of its page.
 var listHook func()
 
-// liveInstances returns the instances GCE shows, in zone and name order.
-// It holds s.mu only to take the snapshot: the model's records (copies)
-// and the stored views, which are never changed once stored (view copies
-// them); so a listing reflects one moment, and its filtering, sorting and
-// copying do not hold up the calls beside it.
-func (s *Server) liveInstances() []shown {
-	out := s.snapshot()
+// liveInstances returns the instances GCE shows that keep selects (nil:
+// all), in zone and name order. It holds s.mu only to take the snapshot:
+// the model's records (copies) and the stored views, which are never
+// changed once stored (view copies them); so a listing reflects one
+// moment, and its sorting and copying do not hold up the calls beside it.
+func (s *Server) liveInstances(keep func(base *computepb.Instance, status string, labels map[string]string) bool) []shown {
+	out := s.snapshot(keep)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].base.GetZone() != out[j].base.GetZone() {
 			return out[i].base.GetZone() < out[j].base.GetZone()
@@ -695,20 +695,26 @@ func (s *Server) liveInstances() []shown {
 	return out
 }
 
-// snapshot is liveInstances unsorted, taken under s.mu.
-func (s *Server) snapshot() []shown {
+// snapshot is liveInstances unsorted, taken under s.mu. keep is asked
+// (under the model's lock) before a record is copied, so the instances a
+// listing does not select, and the deleted ones GCE no longer shows, cost
+// no copy: a listing's filter picks a cluster among all of a project's
+// machines, or a part of one.
+func (s *Server) snapshot(keep func(base *computepb.Instance, status string, labels map[string]string) bool) []shown {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ins := s.m.Instances(nil)
-	out := make([]shown, 0, len(ins))
-	for _, in := range ins {
+	ins := s.m.Instances(func(in *cloudsim.Instance) bool {
 		base, ok := s.instances[in.ID]
 		if !ok {
-			continue
+			return false
 		}
-		if st, ok := gceStatus(in.State); ok {
-			out = append(out, shown{in: in, base: base, status: st})
-		}
+		st, ok := gceStatus(in.State)
+		return ok && (keep == nil || keep(base, st, in.Tags))
+	})
+	out := make([]shown, 0, len(ins))
+	for _, in := range ins {
+		st, _ := gceStatus(in.State)
+		out = append(out, shown{in: in, base: s.instances[in.ID], status: st})
 	}
 	return out
 }
@@ -812,15 +818,17 @@ func (s *Server) filtered(r *http.Request) ([]shown, *apiError) {
 	if err != nil {
 		return nil, invalid("Invalid value for field 'filter': '%s'. %v", r.URL.Query().Get("filter"), err)
 	}
-	var out []shown
-	for _, in := range s.liveInstances() {
-		ok, err := f.matchFunc(instanceField(in.base, in.status, in.in.Tags))
-		if err != nil {
-			return nil, invalid("Invalid value for field 'filter': %v", err)
+	var ferr error
+	out := s.liveInstances(func(base *computepb.Instance, status string, labels map[string]string) bool {
+		if ferr != nil {
+			return false
 		}
-		if ok {
-			out = append(out, in)
-		}
+		ok, err := f.matchFunc(instanceField(base, status, labels))
+		ferr = err
+		return ok && err == nil
+	})
+	if ferr != nil {
+		return nil, invalid("Invalid value for field 'filter': %v", ferr)
 	}
 	return out, nil
 }
@@ -875,8 +883,22 @@ func (s *Server) listInstances(r *http.Request) (proto.Message, *apiError) {
 	return fresh{out}, nil
 }
 
-// lookup finds an instance by zone and name. The caller holds s.mu.
+// lookup finds an instance by zone and name, as GCE shows it now (a
+// copy). The caller holds s.mu.
 func (s *Server) lookup(zone, name string) (cloudsim.Instance, *computepb.Instance, bool) {
+	in, _, ok := s.stored(zone, name)
+	if !ok {
+		return cloudsim.Instance{}, nil, false
+	}
+	v, ok := s.view(in)
+	return in, v, ok
+}
+
+// stored finds an instance GCE shows by zone and name: the model's record
+// and the stored view, which is never changed once stored and is only to
+// be read (its status and labels are the record's, see view). The caller
+// holds s.mu.
+func (s *Server) stored(zone, name string) (cloudsim.Instance, *computepb.Instance, bool) {
 	id, ok := s.byName[zone+"/"+name]
 	if !ok {
 		return cloudsim.Instance{}, nil, false
@@ -885,8 +907,11 @@ func (s *Server) lookup(zone, name string) (cloudsim.Instance, *computepb.Instan
 	if !ok {
 		return cloudsim.Instance{}, nil, false
 	}
-	v, ok := s.view(in)
-	return in, v, ok
+	base, ok := s.instances[in.ID]
+	if _, shown := gceStatus(in.State); !ok || !shown {
+		return cloudsim.Instance{}, nil, false
+	}
+	return in, base, true
 }
 
 func (s *Server) getInstance(r *http.Request) (proto.Message, *apiError) {
@@ -912,12 +937,12 @@ func (s *Server) deleteInstance(r *http.Request) (proto.Message, *apiError) {
 		s.advanceOp(o)
 		return proto.Clone(o.proto), nil
 	}
-	in, v, ok := s.lookup(zone, name)
+	in, base, ok := s.stored(zone, name)
 	if !ok {
 		return nil, notFound(fmt.Sprintf("projects/%s/zones/%s/instances/%s", s.opts.Project, zone, name))
 	}
-	op := s.newOperation("delete", "zone", zone, v.GetSelfLink(), requestID)
-	op.proto.TargetId = v.Id
+	op := s.newOperation("delete", "zone", zone, base.GetSelfLink(), requestID)
+	op.proto.TargetId = proto.Uint64(base.GetId())
 	op.fault = s.m.TakeFault(Service, "compute.instances.delete"+OperationSuffix)
 	if op.fault == nil {
 		// A VM being deleted shows STOPPING until it is gone.

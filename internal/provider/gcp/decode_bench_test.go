@@ -16,14 +16,12 @@ import (
 )
 
 // listFixture is a simulator holding 500 workers of one cluster in one
-// zone, and the raw request for the zone's listing page as the provider
-// sends it (filter, maxResults, field mask).
+// zone, and the raw request for the cluster's listing page as the
+// provider sends it (filter, maxResults, field mask).
 type listFixture struct {
-	e        *simEnv
-	zoneReq  func() *http.Request
-	aggReq   func() *http.Request
-	zoneBody []byte
-	aggBody  []byte
+	e       *simEnv
+	aggReq  func() *http.Request
+	aggBody []byte
 }
 
 func newListFixture(tb testing.TB) *listFixture {
@@ -48,11 +46,8 @@ func newListFixture(tb testing.TB) *listFixture {
 			return r
 		}
 	}
-	f := &listFixture{e: e,
-		zoneReq: mk(e.p.zoneListPath(zone), zoneListMask),
-		aggReq:  mk(e.p.aggregatedListPath(), listMask),
-	}
-	f.zoneBody, f.aggBody = f.serve(tb, f.zoneReq()), f.serve(tb, f.aggReq())
+	f := &listFixture{e: e, aggReq: mk(e.p.aggregatedListPath(), listMask)}
+	f.aggBody = f.serve(tb, f.aggReq())
 	return f
 }
 
@@ -76,30 +71,6 @@ func (f *listFixture) serve(tb testing.TB, r *http.Request) []byte {
 func BenchmarkListPage(b *testing.B) {
 	f := newListFixture(b)
 	unm := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: true}
-	b.Run("sdk-zone", func(b *testing.B) {
-		b.SetBytes(int64(len(f.zoneBody)))
-		for range b.N {
-			var l computepb.InstanceList
-			if err := unm.Unmarshal(f.zoneBody, &l); err != nil {
-				b.Fatal(err)
-			}
-			for _, in := range l.GetItems() {
-				_ = machineOf(in)
-			}
-		}
-	})
-	b.Run("lean-zone", func(b *testing.B) {
-		b.SetBytes(int64(len(f.zoneBody)))
-		for range b.N {
-			var l leanList
-			if err := json.Unmarshal(f.zoneBody, &l); err != nil {
-				b.Fatal(err)
-			}
-			for i := range l.Items {
-				_ = l.Items[i].machine()
-			}
-		}
-	})
 	b.Run("sdk-aggregated", func(b *testing.B) {
 		b.SetBytes(int64(len(f.aggBody)))
 		for range b.N {
@@ -126,11 +97,6 @@ func BenchmarkListPage(b *testing.B) {
 					_ = s.Instances[i].machine()
 				}
 			}
-		}
-	})
-	b.Run("sim-zone", func(b *testing.B) {
-		for range b.N {
-			f.serve(b, f.zoneReq())
 		}
 	})
 	b.Run("sim-aggregated", func(b *testing.B) {

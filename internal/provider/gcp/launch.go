@@ -222,11 +222,12 @@ func (p *Provider) bulkInsert(ctx context.Context, req provider.LaunchRequest, a
 }
 
 // listMade lists the machines one attempt made, by their token and
-// attempt labels: one aggregatedList page when the n asked for fit one,
-// else the attempt's zones side by side (listIn).
+// attempt labels: the aggregatedList in as many parts as the n asked for
+// call for (listParts), those in the attempt's region.
 func (p *Provider) listMade(ctx context.Context, cluster string, a attempt, tokenHash string, idx, n int) ([]provider.Machine, error) {
 	sel := selector{eq: [][2]string{{provider.TagCluster, cluster}, {labelToken, tokenHash}, {labelAttempt, strconv.Itoa(idx)}}}
-	return p.listIn(ctx, sel, []string{a.region}, a.zones, n, nil)
+	ms, err := p.listParts(ctx, sel, partsFor(n))
+	return inRegions(ms, []string{a.region}), err
 }
 
 // pendingList is a listMade running in the background.

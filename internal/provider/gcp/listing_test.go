@@ -16,7 +16,6 @@ import (
 	"github.com/burstdev/burst/internal/catalog"
 	"github.com/burstdev/burst/internal/cloudsim"
 	"github.com/burstdev/burst/internal/cloudsim/gce"
-	"github.com/burstdev/burst/internal/plan"
 	"github.com/burstdev/burst/internal/provider"
 )
 
@@ -123,171 +122,164 @@ func spread(e *simEnv, typ string, n int) {
 	}
 }
 
-// TestMachinesListsZonesSideBySide: with regions named, a cluster of more
-// machines than a page holds is listed zone by zone, side by side, and
-// the answer is the one aggregatedList's pages give; a small one stays
-// one aggregatedList call.
-func TestMachinesListsZonesSideBySide(t *testing.T) {
+// listProxy is a proxy before the simulator that records the filter of
+// every instances.aggregatedList call and whether it asked for a next
+// page; refuse makes it answer calls in the regular-expression form
+// with GCE's 400.
+type listProxy struct {
+	mu      sync.Mutex
+	filters []string
+	paged   int
+	refuse  bool
+	url     string
+}
+
+func newListProxy(t *testing.T, e *simEnv) *listProxy {
+	lp := &listProxy{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
+			f := r.URL.Query().Get("filter")
+			lp.mu.Lock()
+			lp.filters = append(lp.filters, f)
+			if r.URL.Query().Get("pageToken") != "" {
+				lp.paged++
+			}
+			refused := lp.refuse && strings.Contains(f, " eq ")
+			lp.mu.Unlock()
+			if refused {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":{"code":400,"message":"Invalid value for field 'filter'","errors":[{"reason":"invalid","message":"Invalid value for field 'filter'"}]}}`))
+				return
+			}
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	lp.url = srv.URL
+	return lp
+}
+
+// reset forgets the calls seen; calls returns how many there were, how
+// many of them were split by name and how many asked for a next page.
+func (lp *listProxy) reset() {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.filters, lp.paged = nil, 0
+}
+
+func (lp *listProxy) calls() (n, parts, paged int) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	for _, f := range lp.filters {
+		if strings.Contains(f, "(name eq") || strings.Contains(f, "(name ne") {
+			parts++
+		}
+	}
+	return len(lp.filters), parts, lp.paged
+}
+
+// TestMachinesListedInParts: a cluster's listing is one round of
+// aggregatedList calls side by side, split by name so that each part fits
+// a page: as many parts as the cluster's size at this process's last
+// listing or launch calls for, or three when the process knows nothing of
+// it (a fresh `burst down`); no regions.get, no instances.list, no next
+// page. The answer is the one the whole listing's pages give.
+func TestMachinesListedInParts(t *testing.T) {
 	e := newSim(t)
 	spread(e, "e2-standard-2", 200)
 	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
-	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
+	lp := newListProxy(t, e)
+	opts := e.opts
+	opts.Endpoint = lp.url
+	p := New(opts)
+	if res, err := p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
 		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
 	}
-	if n := e.model.Count("compute.instances.list"); n != 8 {
-		t.Errorf("the launch's listing made %d instances.list calls, want two parts in each zone (8): any zone might hold the 700", n)
+	if n, parts, paged := lp.calls(); n != 2 || parts != 2 || paged != 0 || e.model.Count("compute.instances.list") != 0 {
+		t.Errorf("the launch's listing made %d aggregatedList calls (%d parts, %d next pages) and %d instances.list, want 2 parts of one page",
+			n, parts, paged, e.model.Count("compute.instances.list"))
 	}
-	want, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big"})
+	want, err := p.list(ctxT(t), selector{eq: [][2]string{{provider.TagCluster, "big"}}}.aip())
 	if err != nil || len(want) != 700 {
-		t.Fatalf("aggregated listing: %d, %v", len(want), err)
+		t.Fatalf("whole listing: %d, %v", len(want), err)
 	}
 	for _, fresh := range []bool{false, true} {
-		p := e.p
 		if fresh {
-			p = New(e.opts) // knows neither the cluster's size nor the region's zones
+			p = New(opts) // knows nothing of the cluster
 		}
+		lp.reset()
 		e.model.ResetRequests()
 		got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}})
 		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("fresh %v: zone listing gave %d machines (%v), want the %d of the aggregated one", fresh, len(got), err, len(want))
+			t.Fatalf("fresh %v: %d machines (%v), want the %d of the whole listing", fresh, len(got), err, len(want))
 		}
-		agg, zl := e.model.Count("compute.instances.aggregatedList"), e.model.Count("compute.instances.list")
-		switch {
-		case !fresh && (agg != 0 || zl != 4):
-			t.Errorf("after the launch: %d aggregatedList and %d instances.list calls, want 0 and 4", agg, zl)
-		case fresh && (agg != 1 || zl != 4 || e.model.Count("compute.regions.get") != 1):
-			t.Errorf("fresh: %d aggregatedList, %d instances.list, %d regions.get calls, want 1 page, then 4 zones after one regions.get",
-				agg, zl, e.model.Count("compute.regions.get"))
+		n, parts, paged := lp.calls()
+		wantN := 2 // partsFor(700)
+		if fresh {
+			wantN = unknownParts
+		}
+		if n != wantN || parts != wantN || paged != 0 {
+			t.Errorf("fresh %v: %d aggregatedList calls, %d parts, %d next pages; want %d parts of one page", fresh, n, parts, paged, wantN)
+		}
+		if rg, zl := e.model.Count("compute.regions.get"), e.model.Count("compute.instances.list"); rg != 0 || zl != 0 {
+			t.Errorf("fresh %v: %d regions.get and %d instances.list calls, want none", fresh, rg, zl)
 		}
 	}
-	// Elsewhere, and small clusters: one aggregatedList call.
-	if got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"europe-west1"}}); err != nil || len(got) != 0 {
+	// Elsewhere: nothing. A small cluster the provider knows: one call.
+	if got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"europe-west1"}}); err != nil || len(got) != 0 {
 		t.Fatalf("europe-west1: %d machines, %v", len(got), err)
 	}
-	if _, err := e.p.Launch(ctxT(t), launchRequest("small", 3, o)); err != nil {
+	if _, err := p.Launch(ctxT(t), launchRequest("small", 3, o)); err != nil {
 		t.Fatal(err)
 	}
-	e.model.ResetRequests()
-	if got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "small", Regions: []string{"us-central1"}}); err != nil || len(got) != 3 {
+	lp.reset()
+	if got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "small", Regions: []string{"us-central1"}}); err != nil || len(got) != 3 {
 		t.Fatalf("small: %d machines, %v", len(got), err)
 	}
-	if agg, zl := e.model.Count("compute.instances.aggregatedList"), e.model.Count("compute.instances.list"); agg != 1 || zl != 0 {
-		t.Errorf("small cluster: %d aggregatedList and %d instances.list calls, want 1 and 0", agg, zl)
+	if n, parts, _ := lp.calls(); n != 1 || parts != 0 {
+		t.Errorf("small cluster: %d aggregatedList calls (%d split), want 1 whole", n, parts)
 	}
 }
 
-// TestZoneListingPages: a zone holding more than a page is read page by
-// page, and a zone listing that fails fails the listing.
-func TestZoneListingPages(t *testing.T) {
+// TestListingPages: a part holding more than a page is read page by page
+// (a provider that expects the cluster small lists it whole), and a
+// listing call that fails fails the listing.
+func TestListingPages(t *testing.T) {
 	e := newSim(t)
 	e.setRegionCapacity("e2-standard-2", "us-central1", catalog.OnDemand, 1200)
 	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
 	if res, err := e.p.Launch(ctxT(t), launchRequest("onezone", 1100, o)); err != nil || len(res.Machines) != 1100 {
 		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
 	}
+	p := New(e.opts)
+	p.setExpected("onezone", make([]provider.Machine, 3))
 	e.model.ResetRequests()
-	got, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
+	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
 	if err != nil || len(got) != 1100 {
 		t.Fatalf("Machines = %d, %v", len(got), err)
 	}
-	if zl := e.model.Count("compute.instances.list"); zl != 6 {
-		t.Errorf("%d instances.list calls, want 3 pages of the full zone and one for each of the 3 others", zl)
+	if n := e.model.Count("compute.instances.aggregatedList"); n != 3 {
+		t.Errorf("%d aggregatedList calls, want the 3 pages of the whole listing", n)
 	}
-	e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.list", Kind: cloudsim.KindAuth, Times: 1})
-	if _, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}}); err == nil {
-		t.Fatal("a zone that could not be listed gave no error")
+	for _, fresh := range []bool{false, true} {
+		p := e.p
+		if fresh {
+			p = New(e.opts)
+		}
+		e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.aggregatedList", Kind: cloudsim.KindAuth, Times: 1})
+		if _, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}}); err == nil {
+			t.Fatalf("fresh %v: a part that could not be listed gave no error", fresh)
+		}
 	}
 }
 
-// TestZonesReadBesideTheFirstPage: a provider that does not know a
-// region's zones reads them (regions.get) beside the first aggregatedList
-// page, not after it. The simulator holds the page until a regions.get
-// has come in (for at most two seconds: a listing that reads the zones
-// only after the page fails the test).
-func TestZonesReadBesideTheFirstPage(t *testing.T) {
-	e := newSim(t)
-	spread(e, "e2-standard-2", 200)
-	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
-	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
-		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
-	}
-	read := make(chan struct{})
-	var once sync.Once
-	var mu sync.Mutex
-	pageHeld := true
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/regions/us-central1") {
-			once.Do(func() { close(read) })
-		}
-		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
-			select {
-			case <-read:
-			case <-time.After(2 * time.Second):
-				mu.Lock()
-				pageHeld = false
-				mu.Unlock()
-			}
-		}
-		e.srv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	opts := e.opts
-	opts.Endpoint = proxy.URL
-	p := New(opts)
-	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}})
-	if err != nil || len(got) != 700 {
-		t.Fatalf("Machines = %d, %v", len(got), err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !pageHeld {
-		t.Error("no regions.get came while the first page was held: the zones are read after it")
-	}
-	// Preflight's read of the region and the listing's share one call:
-	// the preflight's regions.get is held until the listing's page comes.
-	regionIn, pageIn := make(chan struct{}), make(chan struct{})
-	var regionOnce, pageOnce sync.Once
-	proxy2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/regions/us-central1") {
-			regionOnce.Do(func() { close(regionIn) })
-			select {
-			case <-pageIn:
-			case <-time.After(2 * time.Second):
-			}
-		}
-		if strings.HasSuffix(r.URL.Path, "/aggregated/instances") {
-			pageOnce.Do(func() { close(pageIn) })
-		}
-		e.srv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy2.Close)
-	opts.Endpoint = proxy2.URL
-	p = New(opts)
-	e.model.ResetRequests()
-	g := plan.Group{Count: 1, Offerings: []plan.Offering{o}}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := p.Preflight(ctxT(t), provider.PreflightRequest{Cluster: "big", Groups: []plan.Group{g}}); err != nil {
-			t.Errorf("Preflight: %v", err)
-		}
-	})
-	<-regionIn
-	if got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-central1"}}); err != nil || len(got) != 700 {
-		t.Errorf("Machines = %d, %v", len(got), err)
-	}
-	wg.Wait()
-	if n := e.model.Count("compute.regions.get"); n != 1 {
-		t.Errorf("%d regions.get calls from a preflight beside a listing, want 1 shared", n)
-	}
-}
-
-// TestZoneListedInParts: a zone holding more than a page is listed in
-// parts side by side (GCE's regular-expression filter on the names' last
-// character), each part within one page, and the parts together are the
-// cluster's machines exactly: none missed, none twice, none of another
-// cluster whose name starts alike. When GCE refuses that filter form, the
-// zone is listed whole.
-func TestZoneListedInParts(t *testing.T) {
+// TestListedInParts: the parts together are the cluster's machines
+// exactly: none missed, none twice, none of another cluster whose name
+// starts alike, each part within one page. When GCE refuses the
+// regular-expression filter form, the cluster is listed whole, and later
+// listings do not try to split.
+func TestListedInParts(t *testing.T) {
 	e := newSim(t)
 	e.setRegionCapacity("e2-standard-2", "us-central1", catalog.OnDemand, 2000)
 	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
@@ -299,61 +291,28 @@ func TestZoneListedInParts(t *testing.T) {
 	}
 	want, err := e.p.list(ctxT(t), selector{eq: [][2]string{{provider.TagCluster, "onezone"}}}.aip())
 	if err != nil || len(want) != 1100 {
-		t.Fatalf("aggregated listing: %d, %v", len(want), err)
+		t.Fatalf("whole listing: %d, %v", len(want), err)
 	}
-	var mu sync.Mutex
-	var filters []string
-	paged := 0
-	refuse := false
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/instances") && !strings.Contains(r.URL.Path, "/aggregated/") {
-			f := r.URL.Query().Get("filter")
-			mu.Lock()
-			filters = append(filters, f)
-			if r.URL.Query().Get("pageToken") != "" {
-				paged++
-			}
-			refused := refuse && strings.Contains(f, " eq ")
-			mu.Unlock()
-			if refused {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				_, _ = w.Write([]byte(`{"error":{"code":400,"message":"Invalid value for field 'filter'","errors":[{"reason":"invalid","message":"Invalid value for field 'filter'"}]}}`))
-				return
-			}
-		}
-		e.srv.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
+	lp := newListProxy(t, e)
 	opts := e.opts
-	opts.Endpoint = proxy.URL
+	opts.Endpoint = lp.url
 	for _, fresh := range []bool{false, true} {
 		p := New(opts)
 		if !fresh {
 			p.setExpected("onezone", want) // as a launch or a listing in this process leaves it
 		}
-		mu.Lock()
-		filters, paged = nil, 0
-		mu.Unlock()
+		lp.reset()
 		got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})
 		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("fresh %v: %d machines (%v), want the %d of the aggregated listing", fresh, len(got), err, len(want))
+			t.Fatalf("fresh %v: %d machines (%v), want the %d of the whole listing", fresh, len(got), err, len(want))
 		}
-		mu.Lock()
-		parts := 0
-		for _, f := range filters {
-			if strings.Contains(f, "name eq") || strings.Contains(f, "name ne") {
-				parts++
-			}
+		if n, parts, paged := lp.calls(); paged != 0 || parts < 3 || parts != n {
+			t.Errorf("fresh %v: %d calls, %d parts, %d next pages (%q); want 3 or more parts of one page", fresh, n, parts, paged, lp.filters)
 		}
-		if paged != 0 || parts < 3 {
-			t.Errorf("fresh %v: %d follow-up pages and %d parts among the zone listings %q, want none and the full zone in 3 or more parts", fresh, paged, parts, filters)
-		}
-		mu.Unlock()
 	}
-	mu.Lock()
-	refuse = true
-	mu.Unlock()
+	lp.mu.Lock()
+	lp.refuse = true
+	lp.mu.Unlock()
 	p := New(opts)
 	p.setExpected("onezone", want)
 	got, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}})

@@ -18,7 +18,7 @@ import (
 	"github.com/burstdev/burst/pkg/spec"
 )
 
-// Instance listings (instances.list and instances.aggregatedList) are
+// Instance listings (instances.aggregatedList) are
 // read here rather than through the REST client's iterators: the client
 // decodes a page with protojson into computepb messages, field by field
 // through protobuf reflection. A 500-instance page under burst's field
@@ -69,12 +69,6 @@ type leanInstance struct {
 			NatIP string `json:"natIP"`
 		} `json:"accessConfigs"`
 	} `json:"networkInterfaces"`
-}
-
-// leanList is an instances.list page.
-type leanList struct {
-	Items         []leanInstance `json:"items"`
-	NextPageToken string         `json:"nextPageToken"`
 }
 
 // leanAggregated is an instances.aggregatedList page: instances by scope
@@ -156,11 +150,7 @@ func (p *Provider) getList(ctx context.Context, path, filter, token, mask string
 	return nil
 }
 
-// zoneListPath and aggregatedListPath are the REST client's paths.
-func (p *Provider) zoneListPath(zone string) string {
-	return fmt.Sprintf("/compute/v1/projects/%s/zones/%s/instances", url.PathEscape(p.project), url.PathEscape(zone))
-}
-
+// aggregatedListPath is the REST client's path.
 func (p *Provider) aggregatedListPath() string {
 	return fmt.Sprintf("/compute/v1/projects/%s/aggregated/instances", url.PathEscape(p.project))
 }

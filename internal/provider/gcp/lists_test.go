@@ -44,25 +44,7 @@ func (p *Provider) sdkAggregatedPage(ctx context.Context, filter, token string) 
 	return out, resp.GetNextPageToken(), nil
 }
 
-// sdkZonePage is one instances.list page through the REST client, with
-// the field mask.
-func (p *Provider) sdkZonePage(ctx context.Context, zone, filter, token string) ([]provider.Machine, string, error) {
-	ctx = callctx.SetHeaders(ctx, "X-Goog-FieldMask", zoneListMask)
-	it := p.c.instances.List(ctx, &computepb.ListInstancesRequest{
-		Project: p.project, Zone: zone, Filter: proto.String(filter),
-	}, noRetry)
-	if _, _, err := it.InternalFetch(pageSize, token); err != nil {
-		return nil, "", err
-	}
-	resp, _ := it.Response.(*computepb.InstanceList)
-	var out []provider.Machine
-	for _, in := range resp.GetItems() {
-		out = append(out, machineOf(in))
-	}
-	return out, resp.GetNextPageToken(), nil
-}
-
-// leanAggregatedPage and leanZonePage are the same pages through getList.
+// leanAggregatedPage is the same page through getList.
 func (p *Provider) leanAggregatedPage(ctx context.Context, filter, token string) ([]provider.Machine, string, error) {
 	var resp leanAggregated
 	if err := p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, &resp); err != nil {
@@ -78,18 +60,6 @@ func (p *Provider) leanAggregatedPage(ctx context.Context, filter, token string)
 	return out, resp.NextPageToken, nil
 }
 
-func (p *Provider) leanZonePage(ctx context.Context, zone, filter, token string) ([]provider.Machine, string, error) {
-	var resp leanList
-	if err := p.getList(ctx, p.zoneListPath(zone), filter, token, zoneListMask, &resp); err != nil {
-		return nil, "", err
-	}
-	var out []provider.Machine
-	for i := range resp.Items {
-		out = append(out, resp.Items[i].machine())
-	}
-	return out, resp.NextPageToken, nil
-}
-
 func sortMachines(ms []provider.Machine) {
 	for i := 1; i < len(ms); i++ {
 		for j := i; j > 0 && ms[j].ID < ms[j-1].ID; j-- {
@@ -99,8 +69,8 @@ func sortMachines(ms []provider.Machine) {
 }
 
 // TestListsDecodeAsSDK: for the same simulator state, every listing page
-// the lean path reads (aggregatedList and instances.list, each filter
-// form burst sends, every page) is the page the REST client and
+// the lean path reads (aggregatedList, each filter form burst sends,
+// every page) is the page the REST client and
 // machineOf made of it, machine for machine and token for token; and a
 // failed page is the same error once classified (kind, scope, code,
 // message, whether it is retried).
@@ -164,31 +134,17 @@ func TestListsDecodeAsSDK(t *testing.T) {
 		check("aggregatedList "+f,
 			func(tok string) ([]provider.Machine, string, error) { return e.p.sdkAggregatedPage(ctx, f, tok) },
 			func(tok string) ([]provider.Machine, string, error) { return e.p.leanAggregatedPage(ctx, f, tok) })
-		for _, region := range []string{"us-central1", "europe-west1"} {
-			for _, z := range e.model.Zones(region) {
-				check("instances.list "+z+" "+f,
-					func(tok string) ([]provider.Machine, string, error) { return e.p.sdkZonePage(ctx, z, f, tok) },
-					func(tok string) ([]provider.Machine, string, error) { return e.p.leanZonePage(ctx, z, f, tok) })
-			}
-		}
 	}
-	if pages < 20 || !seenGPU || !seenStopped {
+	if pages < 10 || !seenGPU || !seenStopped {
 		t.Fatalf("compared %d pages (GPU machine seen %v, stopped machine seen %v): the state does not cover what it should", pages, seenGPU, seenStopped)
 	}
 
 	// Errors: each kind a listing can fail with, once through each path.
-	zone := alpha[0].Zone
 	for _, k := range []cloudsim.Kind{cloudsim.KindQuota, cloudsim.KindThrottle, cloudsim.KindAuth, cloudsim.KindInvalid, cloudsim.KindNotFound, cloudsim.KindInternal} {
-		for _, action := range []string{"compute.instances.list", "compute.instances.aggregatedList"} {
+		for _, action := range []string{"compute.instances.aggregatedList"} {
 			e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: action, Kind: k, Times: 2})
-			var sdkErr, leanErr error
-			if action == "compute.instances.list" {
-				_, _, sdkErr = e.p.sdkZonePage(ctx, zone, filters[0], "")
-				_, _, leanErr = e.p.leanZonePage(ctx, zone, filters[0], "")
-			} else {
-				_, _, sdkErr = e.p.sdkAggregatedPage(ctx, filters[0], "")
-				_, _, leanErr = e.p.leanAggregatedPage(ctx, filters[0], "")
-			}
+			_, _, sdkErr := e.p.sdkAggregatedPage(ctx, filters[0], "")
+			_, _, leanErr := e.p.leanAggregatedPage(ctx, filters[0], "")
 			if sdkErr == nil || leanErr == nil {
 				t.Fatalf("%s %s: errors %v, %v; want both to fail", action, k, sdkErr, leanErr)
 			}

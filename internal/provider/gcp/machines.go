@@ -3,151 +3,140 @@ package gcp
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"sort"
-	"sync"
 
 	"github.com/burstdev/burst/internal/provider"
 )
 
-// Machines implements provider.Provider. Without Filter.Regions, or with
-// AllRegions (which overrides them), it is one instances.aggregatedList
+// Machines implements provider.Provider. It is instances.aggregatedList
 // over every zone of every region, filtered by the cluster label on the
-// server (or by the presence of the label for all clusters) and paginated:
-// one call per 500 machines whatever the number of regions. With regions
-// it is the same listing filtered here, unless the listing runs to more
-// than one page: then the regions' zones are listed side by side
-// (instances.list per zone, see listIn), so 1000 machines in a region of
-// four zones take one round instead of three pages one after another. A
-// machine a guest shutdown stopped is listed as Stopped (GCE's
-// TERMINATED): it still holds its disk, and down and gc delete it.
+// server (or by the presence of the label for all clusters), 500 machines
+// a page; with Filter.Regions (and not AllRegions) the machines elsewhere
+// are dropped here. A cluster's listing is split into parts side by side
+// (listParts), so that each part fits a page: as many as the cluster's
+// count at this process's last listing or launch calls for, or, when this
+// process knows nothing of it, unknownParts. A machine a guest shutdown
+// stopped is listed as Stopped (GCE's TERMINATED): it still holds its
+// disk, and down and gc delete it.
 func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	if err := p.init(ctx); err != nil {
 		return nil, err
 	}
-	sel := selector{}
-	if f.Cluster != "" {
-		sel.eq = [][2]string{{provider.TagCluster, f.Cluster}}
+	var ms []provider.Machine
+	var err error
+	if f.Cluster == "" {
+		ms, err = p.list(ctx, selector{}.aip())
+	} else {
+		sel := selector{eq: [][2]string{{provider.TagCluster, f.Cluster}}}
+		parts := unknownParts
+		if n, ok := p.expected(f.Cluster); ok {
+			parts = partsFor(n)
+		}
+		ms, err = p.listParts(ctx, sel, parts)
+		if err == nil {
+			p.setExpected(f.Cluster, ms)
+		}
 	}
-	if len(f.Regions) == 0 || f.AllRegions {
-		return p.list(ctx, sel.aip())
-	}
-	expect, perZone := 0, map[string]int(nil)
-	if f.Cluster != "" {
-		expect, perZone = p.expected(f.Cluster)
-	}
-	ms, err := p.listIn(ctx, sel, f.Regions, nil, expect, perZone)
 	if err != nil {
 		return nil, err
 	}
-	if f.Cluster != "" {
-		p.setExpected(f.Cluster, ms)
+	if len(f.Regions) > 0 && !f.AllRegions {
+		ms = inRegions(ms, f.Regions)
 	}
 	return ms, nil
 }
 
+// unknownParts is how many parts a listing of a cluster this process knows
+// nothing of is split in: one round for up to about 1200 machines (the
+// largest part holds four final digits of ten), three calls for a small
+// cluster.
+const unknownParts = 3
+
 // expected is how many machines the cluster had when this provider last
-// listed or launched them, in all and in each zone; setExpected and
-// addExpected record it. It only chooses how to list (see listIn).
-func (p *Provider) expected(cluster string) (int, map[string]int) {
+// listed or launched them, and whether it did; setExpected and
+// addExpected record it. It only chooses how to list (see listParts).
+func (p *Provider) expected(cluster string) (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.expect[cluster], maps.Clone(p.expectZone[cluster])
+	n, ok := p.expect[cluster]
+	return n, ok
 }
 
 func (p *Provider) setExpected(cluster string, ms []provider.Machine) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.expect == nil {
-		p.expect, p.expectZone = map[string]int{}, map[string]map[string]int{}
+		p.expect = map[string]int{}
 	}
 	p.expect[cluster] = len(ms)
-	p.expectZone[cluster] = countZones(ms)
 }
 
 func (p *Provider) addExpected(cluster string, ms []provider.Machine) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.expect == nil {
-		p.expect, p.expectZone = map[string]int{}, map[string]map[string]int{}
+		p.expect = map[string]int{}
 	}
 	p.expect[cluster] += len(ms)
-	if p.expectZone[cluster] == nil {
-		p.expectZone[cluster] = map[string]int{}
-	}
-	for z, n := range countZones(ms) {
-		p.expectZone[cluster][z] += n
-	}
-}
-
-// countZones counts machines by zone.
-func countZones(ms []provider.Machine) map[string]int {
-	out := map[string]int{}
-	for _, m := range ms {
-		out[m.Zone]++
-	}
-	return out
 }
 
 // pageSize is GCE's largest page (maxResults), and what burst asks for.
 const pageSize = 500
 
-// listIn returns the machines a selector picks in the regions (in zones,
-// when given: those of the regions to look in), sorted by ID. When
-// expect, the number of machines the caller expects, fits one page, it
-// is one aggregatedList page, filtered here by region. Otherwise, or when
-// that page has a next one, it lists the zones side by side instead
-// (listZones): aggregatedList pages can only be fetched one after
-// another, each needing the last one's token. The zones are the regions'
-// (regions.get, read once per process) unless given; when they are not
-// known yet, they are read beside the first page, which may turn out to
-// need them. If they cannot be read, the listing falls back to
-// aggregatedList's pages.
+// listParts returns the machines a selector picks, sorted by ID: the
+// aggregatedList in n parts side by side (n <= 10), each its own series
+// of pages. aggregatedList pages can only be fetched one after another,
+// each needing the last one's token; parts that each fit a page make any
+// listing one round.
 //
-// How many parts each zone is listed in (see listZones) follows what is
-// known of its machines: the first page's count in the zone when there
-// was a first page (doubled: a page with a next one is followed by at
-// least as many again, taken to be where the first ones were), else
-// perZone, the zone's count at the last listing or launch, else expect
-// (any zone might hold them all).
-func (p *Provider) listIn(ctx context.Context, sel selector, regions, zones []string, expect int, perZone map[string]int) ([]provider.Machine, error) {
-	filter := sel.aip()
-	var zerr error
-	estimate := func(zone string) int {
-		if perZone == nil {
-			return expect
+// The parts split the machines by the last character of their name with
+// GCE's regular-expression filter form (selector.part), one part per group
+// of final digits and a last one for every other name, so that every
+// machine is in exactly one part whatever its name. If GCE refuses that
+// form, the listing is made whole and later listings do not split.
+func (p *Provider) listParts(ctx context.Context, sel selector, n int) ([]provider.Machine, error) {
+	p.mu.Lock()
+	if p.noSplit || len(sel.eq) == 0 {
+		n = 1
+	}
+	p.mu.Unlock()
+	if n <= 1 {
+		return p.list(ctx, sel.aip())
+	}
+	found := make([][]provider.Machine, n)
+	err := provider.Parallel(n, 0, func(i int) error {
+		ms, err := p.list(ctx, sel.part(i, n))
+		if err != nil && errors.Is(err, provider.ErrInvalid) {
+			// GCE would not take the regular-expression form: the
+			// first part lists the machines whole, the others nothing.
+			p.mu.Lock()
+			p.noSplit = true
+			p.mu.Unlock()
+			if i != 0 {
+				return nil
+			}
+			ms, err = p.list(ctx, sel.aip())
 		}
-		return perZone[zone]
+		found[i] = ms
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if expect <= pageSize {
-		var wg sync.WaitGroup
-		if len(zones) == 0 && !p.knowsZones(regions) {
-			wg.Go(func() { zones, zerr = p.zonesOf(ctx, regions) })
+	// The parts do not overlap, and the filter picks by the labels; both
+	// are checked here all the same, so that a filter GCE read otherwise
+	// than documented can add no machine and none twice.
+	seen := map[string]bool{}
+	var out []provider.Machine
+	for _, m := range slices.Concat(found...) {
+		if !seen[m.Zone+"/"+m.ID] && sel.keeps(m) {
+			seen[m.Zone+"/"+m.ID] = true
+			out = append(out, m)
 		}
-		ms, token, err := p.listPage(ctx, filter, "")
-		wg.Wait()
-		if err != nil {
-			return nil, err
-		}
-		if token == "" {
-			return inRegions(ms, regions), nil
-		}
-		seen := countZones(ms)
-		estimate = func(zone string) int { return 2 * seen[zone] }
 	}
-	if len(zones) == 0 && zerr == nil {
-		zones, zerr = p.zonesOf(ctx, regions)
-	}
-	if zerr != nil {
-		ms, err := p.list(ctx, filter)
-		return inRegions(ms, regions), err
-	}
-	parts := make([]int, len(zones))
-	for i, z := range zones {
-		parts[i] = partsFor(estimate(z))
-	}
-	return p.listZones(ctx, sel, zones, parts)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // inRegions keeps the machines in the regions.
@@ -202,105 +191,15 @@ func (p *Provider) listPage(ctx context.Context, filter, token string) ([]provid
 	return out, resp.NextPageToken, nil
 }
 
-// listZones returns the machines a selector picks in the zones, sorted by
-// ID: one instances.list per zone, side by side, each zone's pages in
-// turn. A zone that fails fails the list.
-//
-// A zone expected to hold more than a page is listed in parts[i] parts
-// side by side instead, each its own series of pages: the parts split the
-// machines by the last character of their name with GCE's
-// regular-expression filter form (selector.part), one part per group of
-// final digits and a last one for every other name, so that every machine
-// is in exactly one part whatever its name. If GCE refuses that form, the
-// zone is listed whole and later listings do not split.
-func (p *Provider) listZones(ctx context.Context, sel selector, zones []string, parts []int) ([]provider.Machine, error) {
-	type unit struct{ zone, part, parts int }
-	var units []unit
-	p.mu.Lock()
-	split := !p.noSplit && len(sel.eq) > 0
-	p.mu.Unlock()
-	for i := range zones {
-		k := 1
-		if split && parts != nil {
-			k = parts[i]
-		}
-		for j := range k {
-			units = append(units, unit{i, j, k})
-		}
-	}
-	found := make([][]provider.Machine, len(units))
-	err := provider.Parallel(len(units), 0, func(u int) error {
-		zone, filter := zones[units[u].zone], sel.aip()
-		if units[u].parts > 1 {
-			filter = sel.part(units[u].part, units[u].parts)
-		}
-		ms, err := p.listZone(ctx, zone, filter)
-		if err != nil && units[u].parts > 1 && errors.Is(err, provider.ErrInvalid) {
-			// GCE would not take the regular-expression form: the
-			// first part lists the zone whole, the others nothing.
-			p.mu.Lock()
-			p.noSplit = true
-			p.mu.Unlock()
-			if units[u].part != 0 {
-				return nil
-			}
-			ms, err = p.listZone(ctx, zone, sel.aip())
-		}
-		found[u] = ms
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The parts do not overlap, and the filter picks by the labels; both
-	// are checked here all the same, so that a filter GCE read otherwise
-	// than documented can add no machine and none twice.
-	seen := map[string]bool{}
-	var out []provider.Machine
-	for _, m := range slices.Concat(found...) {
-		if !seen[m.Zone+"/"+m.ID] && sel.keeps(m) {
-			seen[m.Zone+"/"+m.ID] = true
-			out = append(out, m)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
-
-// listZone returns the machines a filter selects in a zone, its pages in
-// turn, each read by getList (lists.go).
-func (p *Provider) listZone(ctx context.Context, zone, filter string) ([]provider.Machine, error) {
-	var out []provider.Machine
-	token := ""
-	for {
-		var resp leanList
-		err := p.do(ctx, "instances.list", func(ctx context.Context) error {
-			resp = leanList{}
-			return p.getList(ctx, p.zoneListPath(zone), filter, token, zoneListMask, &resp)
-		})
-		if err != nil {
-			return nil, err
-		}
-		for i := range resp.Items {
-			out = append(out, resp.Items[i].machine())
-		}
-		if token = resp.NextPageToken; token == "" {
-			return out, nil
-		}
-	}
-}
-
 // instanceMask is the X-Goog-FieldMask of a listed instance: the fields
 // leanInstance holds. Keep the two in step; the providertest suite checks
 // every Machine field over the wire against the simulator, which honours
-// the mask. listMask is an aggregatedList page's, zoneListMask an
-// instances.list page's.
+// the mask. listMask is an aggregatedList page's.
 const (
 	instanceMask = "name,zone,machineType,status,labels,creationTimestamp," +
 		"scheduling(provisioningModel,preemptible),guestAccelerators(acceleratorType,acceleratorCount)," +
 		"networkInterfaces(networkIP,accessConfigs(natIP))"
-	listMask     = "nextPageToken,items/*/instances(" + instanceMask + ")"
-	zoneListMask = "nextPageToken,items(" + instanceMask + ")"
+	listMask = "nextPageToken,items/*/instances(" + instanceMask + ")"
 )
 
 // stateOf maps GCE's instance statuses to burst's states. TERMINATED is

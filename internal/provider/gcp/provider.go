@@ -63,16 +63,14 @@ type Provider struct {
 	// the REST client (lists.go).
 	apiBase string
 
-	// mu guards what the provider learnt while it ran: each region's
-	// zones (zones.go) and how many machines each cluster had at the
-	// last listing or launch (machines.go), which only choose how to
-	// list, never what a listing answers.
-	mu         sync.Mutex
-	zones      map[string][]string
-	expect     map[string]int
-	expectZone map[string]map[string]int
+	// mu guards what the provider learnt while it ran: how many
+	// machines each cluster had at the last listing or launch
+	// (machines.go), which only chooses how to list, never what a
+	// listing answers.
+	mu     sync.Mutex
+	expect map[string]int
 	// noSplit is set once GCE refused a listing split by the
-	// regular-expression filter form (listZones): later ones list whole.
+	// regular-expression filter form (listParts): later ones list whole.
 	noSplit bool
 	// netOK and cidrs are what Prepare needs to read before it writes:
 	// the network exists, and the caller's address ranges. Preflight
