@@ -417,8 +417,8 @@ func TestMachinesPaginatesAndStates(t *testing.T) {
 	if len(ms) != 1100 {
 		t.Fatalf("Machines = %d, want 1100", len(ms))
 	}
-	if n := e.model.Count("compute.instances.aggregatedList"); n != 3 {
-		t.Errorf("%d aggregatedList pages for 1100 machines, want 3", n)
+	if n := e.model.Count("compute.instances.aggregatedList"); n != 4 {
+		t.Errorf("%d aggregatedList calls for 1100 machines, want 3 parts of a page and the canary", n)
 	}
 	if ms, err := e.p.Machines(ctxT(t), provider.Filter{Cluster: "big", Regions: []string{"us-east1"}}); err != nil || len(ms) != 0 {
 		t.Errorf("Machines in us-east1 = %d, %v", len(ms), err)

@@ -125,12 +125,14 @@ func spread(e *simEnv, typ string, n int) {
 // listProxy is a proxy before the simulator that records the filter of
 // every instances.aggregatedList call and whether it asked for a next
 // page; refuse makes it answer calls in the regular-expression form
-// with GCE's 400.
+// with GCE's 400, and drop answers them with no machines (as a GCE that
+// read the form otherwise than documented might).
 type listProxy struct {
 	mu      sync.Mutex
 	filters []string
 	paged   int
 	refuse  bool
+	drop    bool
 	url     string
 }
 
@@ -145,7 +147,13 @@ func newListProxy(t *testing.T, e *simEnv) *listProxy {
 				lp.paged++
 			}
 			refused := lp.refuse && strings.Contains(f, " eq ")
+			dropped := lp.drop && strings.Contains(f, " eq ")
 			lp.mu.Unlock()
+			if dropped {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"kind":"compute#instanceAggregatedList","items":{}}`))
+				return
+			}
 			if refused {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusBadRequest)
@@ -183,8 +191,9 @@ func (lp *listProxy) calls() (n, parts, paged int) {
 // aggregatedList calls side by side, split by name so that each part fits
 // a page: as many parts as the cluster's size at this process's last
 // listing or launch calls for, or three when the process knows nothing of
-// it (a fresh `burst down`); no regions.get, no instances.list, no next
-// page. The answer is the one the whole listing's pages give.
+// it (a fresh `burst down`), and beside them the canary (the listing's
+// first machines whole); no regions.get, no instances.list, no next page.
+// The answer is the one the whole listing's pages give.
 func TestMachinesListedInParts(t *testing.T) {
 	e := newSim(t)
 	spread(e, "e2-standard-2", 200)
@@ -196,8 +205,8 @@ func TestMachinesListedInParts(t *testing.T) {
 	if res, err := p.Launch(ctxT(t), launchRequest("big", 700, o)); err != nil || len(res.Machines) != 700 {
 		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
 	}
-	if n, parts, paged := lp.calls(); n != 2 || parts != 2 || paged != 0 || e.model.Count("compute.instances.list") != 0 {
-		t.Errorf("the launch's listing made %d aggregatedList calls (%d parts, %d next pages) and %d instances.list, want 2 parts of one page",
+	if n, parts, paged := lp.calls(); n != 3 || parts != 2 || paged != 0 || e.model.Count("compute.instances.list") != 0 {
+		t.Errorf("the launch's listing made %d aggregatedList calls (%d parts, %d next pages) and %d instances.list, want 2 parts of one page and the canary",
 			n, parts, paged, e.model.Count("compute.instances.list"))
 	}
 	want, err := p.list(ctxT(t), selector{eq: [][2]string{{provider.TagCluster, "big"}}}.aip())
@@ -219,8 +228,8 @@ func TestMachinesListedInParts(t *testing.T) {
 		if fresh {
 			wantN = unknownParts
 		}
-		if n != wantN || parts != wantN || paged != 0 {
-			t.Errorf("fresh %v: %d aggregatedList calls, %d parts, %d next pages; want %d parts of one page", fresh, n, parts, paged, wantN)
+		if n != wantN+1 || parts != wantN || paged != 0 {
+			t.Errorf("fresh %v: %d aggregatedList calls, %d parts, %d next pages; want %d parts of one page and the canary", fresh, n, parts, paged, wantN)
 		}
 		if rg, zl := e.model.Count("compute.regions.get"), e.model.Count("compute.instances.list"); rg != 0 || zl != 0 {
 			t.Errorf("fresh %v: %d regions.get and %d instances.list calls, want none", fresh, rg, zl)
@@ -267,7 +276,9 @@ func TestListingPages(t *testing.T) {
 		if fresh {
 			p = New(e.opts)
 		}
-		e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.aggregatedList", Kind: cloudsim.KindAuth, Times: 1})
+		// Twice: one may hit the canary, whose error the parts answer
+		// for; a fresh provider's three parts and canary are four calls.
+		e.model.Inject(cloudsim.Fault{Service: gce.Service, Action: "compute.instances.aggregatedList", Kind: cloudsim.KindAuth, Times: 2})
 		if _, err := p.Machines(ctxT(t), provider.Filter{Cluster: "onezone", Regions: []string{"us-central1"}}); err == nil {
 			t.Fatalf("fresh %v: a part that could not be listed gave no error", fresh)
 		}
@@ -306,8 +317,8 @@ func TestListedInParts(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("fresh %v: %d machines (%v), want the %d of the whole listing", fresh, len(got), err, len(want))
 		}
-		if n, parts, paged := lp.calls(); paged != 0 || parts < 3 || parts != n {
-			t.Errorf("fresh %v: %d calls, %d parts, %d next pages (%q); want 3 or more parts of one page", fresh, n, parts, paged, lp.filters)
+		if n, parts, paged := lp.calls(); paged != 0 || parts < 3 || parts+1 != n {
+			t.Errorf("fresh %v: %d calls, %d parts, %d next pages (%q); want 3 or more parts of one page and the canary", fresh, n, parts, paged, lp.filters)
 		}
 	}
 	lp.mu.Lock()
@@ -321,6 +332,40 @@ func TestListedInParts(t *testing.T) {
 	}
 	if !p.noSplit {
 		t.Error("a refused split is tried again on every listing")
+	}
+}
+
+// TestCanaryCatchesADroppingSplit: if GCE answered the
+// regular-expression form with fewer machines than it holds, the
+// canary's machines are missing from the parts: the listing is made
+// whole, and later ones are not split. A cluster the canary's page holds
+// is answered by the canary.
+func TestCanaryCatchesADroppingSplit(t *testing.T) {
+	e := newSim(t)
+	e.setRegionCapacity("e2-standard-2", "us-central1", catalog.OnDemand, 2000)
+	o := offering(t, "e2-standard-2", "us-central1", catalog.OnDemand)
+	if res, err := e.p.Launch(ctxT(t), launchRequest("big", 1100, o)); err != nil || len(res.Machines) != 1100 {
+		t.Fatalf("Launch = %d machines, %v", len(res.Machines), err)
+	}
+	if _, err := e.p.Launch(ctxT(t), launchRequest("few", 40, o)); err != nil {
+		t.Fatal(err)
+	}
+	lp := newListProxy(t, e)
+	lp.drop = true
+	opts := e.opts
+	opts.Endpoint = lp.url
+	for _, c := range []struct {
+		cluster string
+		n       int
+	}{{"few", 40}, {"big", 1100}} {
+		p := New(opts) // a fresh down: three parts and the canary
+		got, err := p.Machines(ctxT(t), provider.Filter{Cluster: c.cluster, Regions: []string{"us-central1"}})
+		if err != nil || len(got) != c.n {
+			t.Fatalf("%s with parts that drop machines: %d machines (%v), want %d", c.cluster, len(got), err, c.n)
+		}
+		if !p.noSplit {
+			t.Errorf("%s: a split that dropped machines is tried again", c.cluster)
+		}
 	}
 }
 

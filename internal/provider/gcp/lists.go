@@ -108,15 +108,19 @@ func (in *leanInstance) machine() provider.Machine {
 	return m
 }
 
-// getList is one list call: GET path?query with the field mask, the body
-// decoded into out. Errors are the REST client's: *googleapi.Error for an
-// HTTP error, *url.Error for a broken connection.
-func (p *Provider) getList(ctx context.Context, path, filter, token, mask string, out any) error {
+// getList is one list call of a page of up to max items (pageSize when
+// 0): GET path?query with the field mask, the body decoded into out.
+// Errors are the REST client's: *googleapi.Error for an HTTP error,
+// *url.Error for a broken connection.
+func (p *Provider) getList(ctx context.Context, path, filter, token, mask string, max int, out any) error {
+	if max <= 0 {
+		max = pageSize
+	}
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
 	q := url.Values{}
 	q.Set("filter", filter)
-	q.Set("maxResults", strconv.Itoa(pageSize))
+	q.Set("maxResults", strconv.Itoa(max))
 	if token != "" {
 		q.Set("pageToken", token)
 	}

@@ -47,7 +47,7 @@ func (p *Provider) sdkAggregatedPage(ctx context.Context, filter, token string) 
 // leanAggregatedPage is the same page through getList.
 func (p *Provider) leanAggregatedPage(ctx context.Context, filter, token string) ([]provider.Machine, string, error) {
 	var resp leanAggregated
-	if err := p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, &resp); err != nil {
+	if err := p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, 0, &resp); err != nil {
 		return nil, "", err
 	}
 	var out []provider.Machine

@@ -105,7 +105,19 @@ func (p *Provider) listParts(ctx context.Context, sel selector, n int) ([]provid
 		return p.list(ctx, sel.aip())
 	}
 	found := make([][]provider.Machine, n)
-	err := provider.Parallel(n, 0, func(i int) error {
+	var (
+		canary     []provider.Machine
+		canaryNext string
+		canaryErr  error
+	)
+	err := provider.Parallel(n+1, 0, func(i int) error {
+		if i == n {
+			// The canary: the first machines of the listing whole, in
+			// the filter form every GCE list takes. Its error is not
+			// the listing's: without it the parts still answer.
+			canary, canaryNext, canaryErr = p.listPage(ctx, sel.aip(), "", canarySize)
+			return nil
+		}
 		ms, err := p.list(ctx, sel.part(i, n))
 		if err != nil && errors.Is(err, provider.ErrInvalid) {
 			// GCE would not take the regular-expression form: the
@@ -135,9 +147,34 @@ func (p *Provider) listParts(ctx context.Context, sel selector, n int) ([]provid
 			out = append(out, m)
 		}
 	}
+	// A filter GCE read otherwise could also drop machines, and a
+	// listing that misses machines is how clusters leak (down would leave
+	// them). Every machine of the canary must be in the parts; if one is
+	// not, the split is not trusted again and the listing is made whole.
+	// A canary that is the whole listing (no next page) is the answer.
+	if canaryErr == nil {
+		missed := slices.ContainsFunc(canary, func(m provider.Machine) bool { return sel.keeps(m) && !seen[m.Zone+"/"+m.ID] })
+		if missed {
+			p.mu.Lock()
+			p.noSplit = true
+			p.mu.Unlock()
+		}
+		switch {
+		case canaryNext == "":
+			out = slices.DeleteFunc(canary, func(m provider.Machine) bool { return !sel.keeps(m) })
+		case missed:
+			return p.list(ctx, sel.aip())
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+// canarySize is the page of the canary listing beside a listing in parts
+// (listParts): a cluster of up to this many machines is answered by the
+// canary alone, and a larger one's first machines are checked against
+// the parts.
+const canarySize = 100
 
 // inRegions keeps the machines in the regions.
 func inRegions(ms []provider.Machine, regions []string) []provider.Machine {
@@ -156,7 +193,7 @@ func (p *Provider) list(ctx context.Context, filter string) ([]provider.Machine,
 	var out []provider.Machine
 	token := ""
 	for {
-		ms, next, err := p.listPage(ctx, filter, token)
+		ms, next, err := p.listPage(ctx, filter, token, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -169,14 +206,14 @@ func (p *Provider) list(ctx context.Context, filter string) ([]provider.Machine,
 	return out, nil
 }
 
-// listPage is one aggregatedList page: its machines, sorted by ID, and the
-// next page's token. The page is read and decoded by getList (lists.go),
-// not the REST client.
-func (p *Provider) listPage(ctx context.Context, filter, token string) ([]provider.Machine, string, error) {
+// listPage is one aggregatedList page of up to max machines (pageSize
+// when 0): its machines, sorted by ID, and the next page's token. The page
+// is read and decoded by getList (lists.go), not the REST client.
+func (p *Provider) listPage(ctx context.Context, filter, token string, max int) ([]provider.Machine, string, error) {
 	var resp leanAggregated
 	err := p.do(ctx, "instances.aggregatedList", func(ctx context.Context) error {
 		resp = leanAggregated{}
-		return p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, &resp)
+		return p.getList(ctx, p.aggregatedListPath(), filter, token, listMask, max, &resp)
 	})
 	if err != nil {
 		return nil, "", err
