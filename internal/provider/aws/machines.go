@@ -72,22 +72,25 @@ func clusterFilter(cluster string) types.Filter {
 }
 
 // describeMachines lists a region's instances that match the filters, all
-// pages of them, as machines.
+// pages of them, as machines. Pages are read lean (describePage).
 func describeMachines(ctx context.Context, c *ec2.Client, region string, filters ...types.Filter) ([]provider.Machine, error) {
 	var out []provider.Machine
-	pg := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: sdkaws.Int32(describePageSize)})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
+	in := &ec2.DescribeInstancesInput{Filters: filters, MaxResults: sdkaws.Int32(describePageSize)}
+	seen := map[string]bool{}
+	for {
+		ins, next, err := describePage(ctx, c, in)
 		if err != nil {
 			return nil, classify("DescribeInstances", err)
 		}
-		for _, r := range page.Reservations {
-			for _, in := range r.Instances {
-				out = append(out, machine(region, in))
-			}
+		for _, i := range ins {
+			out = append(out, machine(region, i))
 		}
+		if next == "" || seen[next] {
+			return out, nil
+		}
+		seen[next] = true
+		in.NextToken = sdkaws.String(next)
 	}
-	return out, nil
 }
 
 // machine converts an EC2 instance.
