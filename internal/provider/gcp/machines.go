@@ -108,15 +108,15 @@ func (p *Provider) listParts(ctx context.Context, sel selector, n int) ([]provid
 	var (
 		canary     []provider.Machine
 		canaryNext string
-		canaryErr  error
 	)
 	err := provider.Parallel(n+1, 0, func(i int) error {
 		if i == n {
 			// The canary: the first machines of the listing whole, in
-			// the filter form every GCE list takes. Its error is not
-			// the listing's: without it the parts still answer.
-			canary, canaryNext, canaryErr = p.listPage(ctx, sel.aip(), "", canarySize)
-			return nil
+			// the filter form every GCE list takes. It fails the
+			// listing as any of its pages would.
+			var err error
+			canary, canaryNext, err = p.listPage(ctx, sel.aip(), "", canarySize)
+			return err
 		}
 		ms, err := p.list(ctx, sel.part(i, n))
 		if err != nil && errors.Is(err, provider.ErrInvalid) {
@@ -152,19 +152,17 @@ func (p *Provider) listParts(ctx context.Context, sel selector, n int) ([]provid
 	// them). Every machine of the canary must be in the parts; if one is
 	// not, the split is not trusted again and the listing is made whole.
 	// A canary that is the whole listing (no next page) is the answer.
-	if canaryErr == nil {
-		missed := slices.ContainsFunc(canary, func(m provider.Machine) bool { return sel.keeps(m) && !seen[m.Zone+"/"+m.ID] })
-		if missed {
-			p.mu.Lock()
-			p.noSplit = true
-			p.mu.Unlock()
-		}
-		switch {
-		case canaryNext == "":
-			out = slices.DeleteFunc(canary, func(m provider.Machine) bool { return !sel.keeps(m) })
-		case missed:
-			return p.list(ctx, sel.aip())
-		}
+	missed := slices.ContainsFunc(canary, func(m provider.Machine) bool { return sel.keeps(m) && !seen[m.Zone+"/"+m.ID] })
+	if missed {
+		p.mu.Lock()
+		p.noSplit = true
+		p.mu.Unlock()
+	}
+	switch {
+	case canaryNext == "":
+		out = slices.DeleteFunc(canary, func(m provider.Machine) bool { return !sel.keeps(m) })
+	case missed:
+		return p.list(ctx, sel.aip())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
