@@ -2,8 +2,6 @@ package aws
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -51,21 +49,7 @@ func (cl *cleanLookups) keyIDs() []string {
 // would make a new one and replace the private key that SSH to the
 // running instances needs.
 func (p *Provider) CleanupEarly(ctx context.Context, cluster string, regions []string) error {
-	if len(regions) == 0 {
-		rs, err := p.regions(ctx)
-		if err != nil {
-			return err
-		}
-		regions = rs
-	}
-	errs := make([]error, len(regions))
-	_ = provider.Parallel(len(regions), 0, func(i int) error {
-		if err := p.cleanupEarlyRegion(ctx, cluster, regions[i]); err != nil {
-			errs[i] = fmt.Errorf("%s: %w", regions[i], err)
-		}
-		return nil
-	})
-	return errors.Join(errs...)
+	return p.inEveryRegion(ctx, regions, func(region string) error { return p.cleanupEarlyRegion(ctx, cluster, region) })
 }
 
 func (p *Provider) cleanupEarlyRegion(ctx context.Context, cluster, region string) error {

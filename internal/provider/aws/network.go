@@ -508,6 +508,14 @@ func writeKey(path, material string) error {
 // templates, security group (retrying while instances still hold it) and
 // key pair in each region, and the local private keys. It is idempotent.
 func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string) error {
+	return p.inEveryRegion(ctx, regions, func(region string) error { return p.cleanupRegion(ctx, cluster, region) })
+}
+
+// inEveryRegion runs fn in each region side by side (every region burst
+// may use when none are given), to the end in each whatever the others
+// do: a clean-up that fails in one region still cleans the rest. The
+// failures, each naming its region, are joined.
+func (p *Provider) inEveryRegion(ctx context.Context, regions []string, fn func(region string) error) error {
 	if len(regions) == 0 {
 		rs, err := p.regions(ctx)
 		if err != nil {
@@ -517,7 +525,7 @@ func (p *Provider) Cleanup(ctx context.Context, cluster string, regions []string
 	}
 	errs := make([]error, len(regions))
 	_ = provider.Parallel(len(regions), 0, func(i int) error {
-		if err := p.cleanupRegion(ctx, cluster, regions[i]); err != nil {
+		if err := fn(regions[i]); err != nil {
 			errs[i] = fmt.Errorf("%s: %w", regions[i], err)
 		}
 		return nil
