@@ -220,10 +220,11 @@ func TestPreflightConcurrent(t *testing.T) {
 }
 
 // TestPrepareConcurrent: locations are prepared at once, and in each the
-// NSG -> virtual network chain runs beside the identity -> role assignment
+// NSG and virtual network run beside the identity -> role assignment
 // chain. Neither the NSG nor the network is read back after its operation
 // (the status says it succeeded, and the NSG's ID is known by name); an
-// operation that fails still fails Prepare with its code.
+// operation that fails still fails Prepare with its code, and in a group
+// that existed no network is written after a failed NSG.
 func TestPrepareConcurrent(t *testing.T) {
 	tr := &transport{}
 	e := newEnv(t, withTransport(tr))
@@ -248,8 +249,10 @@ func TestPrepareConcurrent(t *testing.T) {
 		}
 	}
 
-	// The NSG's operation fails: Prepare says so, and makes no network.
+	// The NSG's operation fails: Prepare says so. In a group that
+	// existed, whose subnet names the NSG, it makes no network.
 	tr.reset()
+	prepare(t, e, "pf", "eastus")
 	e.p, _ = azure.New(e.opts)
 	tr.answer(http.StatusOK, `{"status":"Failed","error":{"code":"NetworkSecurityGroupNotReady","message":"injected"}}`,
 		req(http.MethodGet, "/providers/microsoft.network/locations/"))
@@ -261,6 +264,14 @@ func TestPrepareConcurrent(t *testing.T) {
 	}
 	if n := e.count("Microsoft.Network/virtualNetworks/write"); n != 0 {
 		t.Errorf("a network was written after the NSG failed")
+	}
+	// In a fresh group the network is written beside the NSG; the NSG's
+	// failure still fails Prepare.
+	e.p, _ = azure.New(e.opts)
+	err = e.p.Prepare(ctx(t), provider.PrepareRequest{Cluster: "pg", Regions: []string{"eastus"},
+		Tags: map[string]string{provider.TagCluster: "pg", provider.TagOwner: "tester"}})
+	if err == nil || !strings.Contains(err.Error(), "NetworkSecurityGroups.CreateOrUpdate") {
+		t.Errorf("failed NSG operation in a fresh group: %v", err)
 	}
 }
 

@@ -158,7 +158,7 @@ func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, 
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		netErr = p.prepareNetwork(ctx, cluster, rg, location, cidrs, gt)
+		netErr = p.prepareNetwork(ctx, cluster, rg, location, cidrs, gt, answer != nil && answer.StatusCode == http.StatusCreated)
 	}()
 	go func() {
 		defer wg.Done()
@@ -179,7 +179,17 @@ func (p *Provider) prepareRegion(ctx context.Context, cluster, location string, 
 // (the cluster) and deny other inbound traffic, and adds SSH and the Dask
 // ports from the caller's address only. The subnet keeps default outbound
 // access so machines can pull images without a NAT gateway.
-func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location string, cidrs []string, tags map[string]*string) error {
+//
+// Every VM burst makes carries the NSG on its own NIC (profile.go), so
+// the subnet need not hold it. In a group this run's PUT created (fresh),
+// nothing runs yet: the NSG and a network whose subnet names no NSG are
+// made side by side, one write and one poll instead of two of each one
+// after the other (ARM refuses a subnet naming an NSG whose operation is
+// still running, so with the NSG on the subnet the network waits for it).
+// In a group that existed, the subnet keeps the NSG as before: a network
+// PUT replaces its subnets, and one without the NSG would strip it from
+// the VMs an earlier burst made, whose NICs do not carry it.
+func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location string, cidrs []string, tags map[string]*string, fresh bool) error {
 	rule := func(name string, prio int32, ports ...string) *armnetwork.SecurityRule {
 		r := &armnetwork.SecurityRule{Name: to.Ptr(name), Properties: &armnetwork.SecurityRulePropertiesFormat{
 			Priority: to.Ptr(prio), Direction: to.Ptr(armnetwork.SecurityRuleDirectionInbound),
@@ -205,35 +215,54 @@ func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location str
 			rule("burst-dask", 110, fmt.Sprint(bootstrap.SchedulerPort), fmt.Sprint(bootstrap.DashboardPort)),
 		},
 	}}
-	// The virtual network waits for the NSG's operation to succeed (Azure
-	// refuses a subnet naming an NSG still being provisioned), but not for
-	// a GET of the NSG after it: its ID is known by name, and nothing else
-	// of it is needed (settle).
-	var first *http.Response
-	np, err := p.c.nsgs.BeginCreateOrUpdate(capture(ctx, &first), rg, nsgName(cluster), nsg, nil)
-	if err != nil {
-		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
+	subnet := &armnetwork.SubnetPropertiesFormat{
+		AddressPrefix:         to.Ptr(subnetPrefix),
+		DefaultOutboundAccess: to.Ptr(true),
 	}
-	if err := settle(ctx, p, np, first); err != nil {
-		return classify("NetworkSecurityGroups.CreateOrUpdate", err)
+	if !fresh {
+		subnet.NetworkSecurityGroup = &armnetwork.SecurityGroup{ID: to.Ptr(p.nsgID(rg, cluster))}
 	}
 	vnet := armnetwork.VirtualNetwork{Location: to.Ptr(location), Tags: tags, Properties: &armnetwork.VirtualNetworkPropertiesFormat{
 		AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: to.SliceOfPtrs(vnetPrefix)},
-		Subnets: []*armnetwork.Subnet{{Name: to.Ptr(subnetName), Properties: &armnetwork.SubnetPropertiesFormat{
-			AddressPrefix:         to.Ptr(subnetPrefix),
-			NetworkSecurityGroup:  &armnetwork.SecurityGroup{ID: to.Ptr(p.nsgID(rg, cluster))},
-			DefaultOutboundAccess: to.Ptr(true),
-		}}},
+		Subnets:      []*armnetwork.Subnet{{Name: to.Ptr(subnetName), Properties: subnet}},
 	}}
-	first = nil
-	vp, err := p.c.vnets.BeginCreateOrUpdate(capture(ctx, &first), rg, vnetName(cluster), vnet, nil)
-	if err != nil {
-		return classify("VirtualNetworks.CreateOrUpdate", err)
+	// Each waits for its operation to succeed (the VMs name both), but
+	// not for a GET after it: the IDs are known by name, and nothing else
+	// of them is needed (settle).
+	makeNSG := func() error {
+		var first *http.Response
+		np, err := p.c.nsgs.BeginCreateOrUpdate(capture(ctx, &first), rg, nsgName(cluster), nsg, nil)
+		if err == nil {
+			err = settle(ctx, p, np, first)
+		}
+		if err != nil {
+			return classify("NetworkSecurityGroups.CreateOrUpdate", err)
+		}
+		return nil
 	}
-	if err := settle(ctx, p, vp, first); err != nil {
-		return classify("VirtualNetworks.CreateOrUpdate", err)
+	makeVNet := func() error {
+		var first *http.Response
+		vp, err := p.c.vnets.BeginCreateOrUpdate(capture(ctx, &first), rg, vnetName(cluster), vnet, nil)
+		if err == nil {
+			err = settle(ctx, p, vp, first)
+		}
+		if err != nil {
+			return classify("VirtualNetworks.CreateOrUpdate", err)
+		}
+		return nil
 	}
-	return nil
+	if !fresh {
+		if err := makeNSG(); err != nil {
+			return err
+		}
+		return makeVNet()
+	}
+	var nsgErr error
+	done := make(chan struct{})
+	go func() { defer close(done); nsgErr = makeNSG() }()
+	vnetErr := makeVNet()
+	<-done
+	return errors.Join(nsgErr, vnetErr)
 }
 
 // prepareIdentity makes the cluster's user-assigned managed identity and

@@ -2,6 +2,7 @@ package azure_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,5 +184,74 @@ func TestCleanup(t *testing.T) {
 	}
 	if n := e.count("Microsoft.Resources/subscriptions/resourceGroups/delete"); n != 2 {
 		t.Errorf("%d group deletes, want 2 (one per location)", n)
+	}
+}
+
+// TestFreshGroupNetworkBesideNSG: in a group its PUT created, Prepare
+// writes the NSG and the virtual network at once, the subnet naming no
+// NSG, and every VM a launch makes carries the NSG on its NIC. In a group
+// that existed (another run), the network is written only once the NSG's
+// operation has ended, with the NSG on its subnet, so the VMs of an
+// earlier burst, whose NICs may not carry it, keep it.
+func TestFreshGroupNetworkBesideNSG(t *testing.T) {
+	tr := &transport{}
+	e := newEnv(t, withTransport(tr))
+	both := tr.hold(2, anyOf(req(http.MethodPut, "/networksecuritygroups/"), req(http.MethodPut, "/virtualnetworks/")))
+	prepare(t, e, "fr", "eastus")
+	if !both.reached() {
+		t.Fatal("the NSG and the network of a fresh group were not written at once")
+	}
+	o := e.armOptions()
+	vnets, _ := armnetwork.NewVirtualNetworksClient(e.sim.Subscription(), testCred{}, o)
+	subnetNSG := func() *armnetwork.SecurityGroup {
+		t.Helper()
+		vn, err := vnets.Get(ctx(t), "burst-fr-eastus", "fr-vnet", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vn.Properties.Subnets[0].Properties.NetworkSecurityGroup
+	}
+	if nsg := subnetNSG(); nsg != nil {
+		t.Errorf("the fresh group's subnet names %s", *nsg.ID)
+	}
+	off := offer(t, "Standard_D2s_v5", "eastus", catalog.OnDemand)
+	launch(t, e, head("fr", "fr-h-1", off))
+	launch(t, e, workers("fr", 5, "fr-w-1", off))
+	nsgID := "/subscriptions/" + e.sim.Subscription() + "/resourceGroups/burst-fr-eastus/providers/Microsoft.Network/networkSecurityGroups/fr-nsg"
+	nics, _ := armnetwork.NewInterfacesClient(e.sim.Subscription(), testCred{}, o)
+	n := 0
+	for pg := nics.NewListPager("burst-fr-eastus", nil); pg.More(); {
+		page, err := pg.NextPage(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, nic := range page.Value {
+			n++
+			if nic.Properties.NetworkSecurityGroup == nil || !strings.EqualFold(*nic.Properties.NetworkSecurityGroup.ID, nsgID) {
+				t.Errorf("NIC %s is not behind the cluster's NSG: %+v", *nic.Name, nic.Properties.NetworkSecurityGroup)
+			}
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d NICs, want 6", n)
+	}
+
+	// Another run finds the group: NSG, then the network naming it.
+	e.p, _ = azure.New(e.opts)
+	e.model.ResetRequests()
+	prepare(t, e, "fr", "eastus")
+	if nsg := subnetNSG(); nsg == nil || !strings.EqualFold(*nsg.ID, nsgID) {
+		t.Errorf("the existing group's subnet is not behind the NSG: %v", nsg)
+	}
+	var order []string
+	for _, r := range e.model.Requests() {
+		switch r.Action {
+		case "Microsoft.Network/networkSecurityGroups/write", "Microsoft.Network/locations/operations/read", "Microsoft.Network/virtualNetworks/write":
+			order = append(order, r.Action)
+		}
+	}
+	want := []string{"Microsoft.Network/networkSecurityGroups/write", "Microsoft.Network/locations/operations/read", "Microsoft.Network/virtualNetworks/write"}
+	if len(order) < 3 || !slices.Equal(order[:3], want) {
+		t.Errorf("an existing group's network calls: %v", order)
 	}
 }

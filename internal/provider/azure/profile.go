@@ -99,7 +99,9 @@ func spot(c catalog.Capacity) (*armcompute.VirtualMachinePriorityTypes, *armcomp
 
 // scaleSetBody is a Flexible scale set of count VMs of the sizes (an
 // instance mix when there are several). VMs get no public address; they
-// reach the internet through the subnet's default outbound access.
+// reach the internet through the subnet's default outbound access. Each
+// VM's NIC carries the cluster's NSG, as the head's does: a subnet made
+// in a fresh group has none (prepareNetwork).
 func (p *Provider) scaleSetBody(v vmProfile, name string, sizes []plan.Offering, count int) armcompute.VirtualMachineScaleSet {
 	priority, eviction, billing := spot(v.capacity)
 	sku := &armcompute.SKU{Name: to.Ptr(sizes[0].InstanceType), Tier: to.Ptr("Standard"), Capacity: to.Ptr(int64(count))}
@@ -149,8 +151,9 @@ func (p *Provider) scaleSetBody(v vmProfile, name string, sizes []plan.Offering,
 					NetworkInterfaceConfigurations: []*armcompute.VirtualMachineScaleSetNetworkConfiguration{{
 						Name: to.Ptr("nic"),
 						Properties: &armcompute.VirtualMachineScaleSetNetworkConfigurationProperties{
-							Primary:      to.Ptr(true),
-							DeleteOption: to.Ptr(armcompute.DeleteOptionsDelete),
+							Primary:              to.Ptr(true),
+							DeleteOption:         to.Ptr(armcompute.DeleteOptionsDelete),
+							NetworkSecurityGroup: &armcompute.SubResource{ID: to.Ptr(p.nsgID(v.rg, v.cluster))},
 							IPConfigurations: []*armcompute.VirtualMachineScaleSetIPConfiguration{{
 								Name: to.Ptr("ipconfig"),
 								Properties: &armcompute.VirtualMachineScaleSetIPConfigurationProperties{
@@ -203,8 +206,9 @@ func (p *Provider) vmBody(v vmProfile, name string, o plan.Offering) armcompute.
 				NetworkInterfaceConfigurations: []*armcompute.VirtualMachineNetworkInterfaceConfiguration{{
 					Name: to.Ptr("nic"),
 					Properties: &armcompute.VirtualMachineNetworkInterfaceConfigurationProperties{
-						Primary:      to.Ptr(true),
-						DeleteOption: to.Ptr(armcompute.DeleteOptionsDelete),
+						Primary:              to.Ptr(true),
+						DeleteOption:         to.Ptr(armcompute.DeleteOptionsDelete),
+						NetworkSecurityGroup: &armcompute.SubResource{ID: to.Ptr(p.nsgID(v.rg, v.cluster))},
 						IPConfigurations: []*armcompute.VirtualMachineNetworkInterfaceIPConfiguration{{
 							Name: to.Ptr("ipconfig"),
 							Properties: &armcompute.VirtualMachineNetworkInterfaceIPConfigurationProperties{

@@ -39,8 +39,8 @@ func TestLowerBound(t *testing.T) {
 		{"gcp", "down", 1000, 0, 3, 0.3},
 		{"gcp", "up", 5000, 0, 4, 0.4},
 		// 5001 VM creations from 1500 refilled at 500 a minute.
-		{"azure", "up", 5000, 3501 / (500.0 / 60), 7, 0.5 + 3500/(500.0/60) + 0.2},
-		{"azure", "up", 1000, 0, 7, 0.7},
+		{"azure", "up", 5000, 3501 / (500.0 / 60), 6, 0.4 + 3500/(500.0/60) + 0.2},
+		{"azure", "up", 1000, 0, 6, 0.6},
 		{"azure", "down", 5000, 0, 2, 0.2},
 	}
 	for _, tt := range tests {

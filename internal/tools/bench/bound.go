@@ -112,10 +112,12 @@ var chains = map[string]map[string][]string{
 		"down": {"instances.aggregatedList (by label)", "instances.delete (each machine, batched)", "instances.aggregatedList (gone)"},
 	},
 	"azure": {
-		// The virtual network's subnet names the NSG; the head VM joins
-		// the subnet; its NIC holds the address the workers' scale set is
-		// told. Identity, role assignment and SKU reads run beside it.
-		"up": {"resourceGroups PUT", "networkSecurityGroups PUT", "virtualNetworks PUT", "virtualMachines PUT (head)",
+		// The head VM joins the virtual network's subnet, its NIC names
+		// the NSG (a subnet need not: the NSG and the network can be made
+		// side by side); its NIC holds the address the workers' scale set
+		// is told. NSG, identity, role assignment and SKU reads run
+		// beside the chain.
+		"up": {"resourceGroups PUT", "virtualNetworks PUT (NSG beside it)", "virtualMachines PUT (head)",
 			"networkInterfaces list (head address)", "virtualMachineScaleSets PUT (workers)", "virtualMachines list (running)"},
 		// Deleting the cluster's resource group takes every VM, NIC, disk
 		// and network with it; its operation says when it is done. The
