@@ -99,6 +99,13 @@ type Filter struct {
 	// sends less. A provider may ignore it; callers still skip ended
 	// machines.
 	Live bool
+	// Brief asks only which machines exist and whether they have ended,
+	// as down's first observation needs: a provider may then leave out
+	// addresses, and states short of ended, that cost it calls of their
+	// own (Azure: the power states and the NIC and public IP lists; a VM
+	// shut down from inside is then reported running). A machine reported
+	// ended must still have ended. A provider may ignore it.
+	Brief bool
 }
 
 // State is a machine's lifecycle state, normalised across clouds.

@@ -86,7 +86,9 @@ func (e *Engine) Down(ctx context.Context, cluster string, providers []string) (
 // the providers named in cleaned are removed elsewhere; the others' once
 // ahead (the early clean-ups) has returned nil.
 func (e *Engine) downObserved(ctx context.Context, res *Result, cluster string, providers, removers, rest, cleaned []string, ahead func() error) error {
-	obs, err := e.observe(ctx, cluster, providers)
+	// What is removed or terminated needs only the machines' IDs and
+	// whether they have ended.
+	obs, err := e.observeFilter(ctx, cluster, providers, provider.Filter{Live: true, Brief: true})
 	if err != nil {
 		return err
 	}
@@ -205,7 +207,7 @@ func (e *Engine) Status(ctx context.Context, cluster string, providers []string)
 	e.defaults()
 	res := &Result{Cluster: cluster, Providers: providers}
 	// Status shows ended machines too (a reclaimed spot worker, say).
-	obs, err := e.observeFilter(ctx, cluster, providers, false)
+	obs, err := e.observeFilter(ctx, cluster, providers, provider.Filter{})
 	if err != nil {
 		return res, err
 	}

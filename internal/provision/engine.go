@@ -201,12 +201,12 @@ func (o observation) live(role spec.Role) []provider.Machine {
 // observe lists the cluster's live machines on each provider (ended ones
 // may come too, from providers that ignore Filter.Live).
 func (e *Engine) observe(ctx context.Context, cluster string, providers []string) (observation, error) {
-	return e.observeFilter(ctx, cluster, providers, true)
+	return e.observeFilter(ctx, cluster, providers, provider.Filter{Live: true})
 }
 
-// observeFilter lists the cluster's machines on each provider, ended ones
-// too unless live.
-func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []string, live bool) (observation, error) {
+// observeFilter lists the cluster's machines on each provider, with the
+// filter's Live and Brief.
+func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []string, how provider.Filter) (observation, error) {
 	var obs observation
 	// Providers are listed side by side; the first failure, in provider
 	// order, is the answer.
@@ -223,7 +223,7 @@ func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []
 				return
 			}
 			err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
-				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name], Live: live})
+				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name], Live: how.Live, Brief: how.Brief})
 				return err
 			})
 			if err != nil {

@@ -898,24 +898,40 @@ type filterRecorder struct {
 	*fake.Provider
 	mu      sync.Mutex
 	live    []bool
+	brief   []bool
 	regions [][]string
 }
 
 func (p *filterRecorder) Machines(ctx context.Context, f provider.Filter) ([]provider.Machine, error) {
 	p.mu.Lock()
 	p.live = append(p.live, f.Live)
+	p.brief = append(p.brief, f.Brief)
 	p.regions = append(p.regions, f.Regions)
 	p.mu.Unlock()
 	return p.Provider.Machines(ctx, f)
 }
 
+// TestObservationsAskForLiveMachinesStatusForAll: up's and down's
+// listings ask only for live machines (the head's wait excepted), down's
+// first one briefly; status asks for every machine, in full.
 func TestObservationsAskForLiveMachinesStatusForAll(t *testing.T) {
 	h := newHarness(t, fake.WithBootPolls(1))
 	fr := &filterRecorder{Provider: h.fake}
 	h.eng.Provider = func(ctx context.Context, name string) (provider.Provider, error) { return fr, nil }
 	mustUp(t, h, cluster(2))
+	ups := len(fr.live)
 	if _, err := h.eng.Down(context.Background(), "test", []string{fake.Name}); err != nil {
 		t.Fatal(err)
+	}
+	// Only down's first observation, which says what is terminated, is
+	// brief; up's and the wait for the machines to go need states.
+	for i, brief := range fr.brief {
+		if brief != (i == ups) {
+			t.Fatalf("listings brief: %v, want only the first of down (%d)", fr.brief, ups)
+		}
+	}
+	if len(fr.brief) < ups+2 {
+		t.Fatalf("down listed %d times, want its observation and a wait", len(fr.brief)-ups)
 	}
 	headWaits := 0
 	for i, live := range fr.live {
@@ -933,7 +949,7 @@ func TestObservationsAskForLiveMachinesStatusForAll(t *testing.T) {
 	}
 	n := len(fr.live)
 	res, err := h.eng.Status(context.Background(), "test", []string{fake.Name})
-	if err != nil || len(fr.live) != n+1 || fr.live[n] {
+	if err != nil || len(fr.live) != n+1 || fr.live[n] || fr.brief[n] {
 		t.Fatalf("status: %v, filters %v: want one listing with ended machines", err, fr.live[n:])
 	}
 	// The fake keeps ended machines listed; status shows them.

@@ -106,6 +106,30 @@ func TestMachinesPowerStates(t *testing.T) {
 	if n, m := e.count(groupList), e.count(vmRead); n != 1 || m != 3 {
 		t.Errorf("%d group lists and %d VM reads, want 1 and 3", n, m)
 	}
+	// A brief listing (down's) has the same machines from the group, VM
+	// and set lists alone, though the process knows the set and head
+	// whose power states it would otherwise ask for at once.
+	e.model.ResetRequests()
+	brief, err := e.p.Machines(ctx(t), provider.Filter{Cluster: "pw", Live: true, Brief: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brief) != len(ms) {
+		t.Fatalf("brief listing: %d machines, want %d", len(brief), len(ms))
+	}
+	for i, m := range brief {
+		if m.ID != ms[i].ID || m.Role != ms[i].Role || m.Cluster != "pw" || !m.State.Live() {
+			t.Errorf("brief %+v, full %+v", m, ms[i])
+		}
+	}
+	for _, a := range []string{"Microsoft.Network/networkInterfaces/read", "Microsoft.Network/publicIPAddresses/read"} {
+		if n := e.count(a); n != 0 {
+			t.Errorf("brief listing: %d calls of %s", n, a)
+		}
+	}
+	if n, m, s := e.count(groupList), e.count(vmRead), e.count(setRead); n != 1 || m != 1 || s != 1 {
+		t.Errorf("brief listing: %d group lists, %d VM reads, %d set reads, want 1 each", n, m, s)
+	}
 	if err := e.p.Terminate(ctx(t), []provider.Machine{h, ws[0], ws[1]}); err != nil {
 		t.Fatal(err)
 	}

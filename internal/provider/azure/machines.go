@@ -51,7 +51,7 @@ func (p *Provider) Machines(ctx context.Context, f provider.Filter) ([]provider.
 		return nil, err
 	}
 	regions := filterRegions(f)
-	gl := p.newGroupLists(ctx)
+	gl := p.newGroupLists(ctx, f.Brief)
 	early := append(p.knownGroups(f.Cluster, regions), p.keyedGroups(f.Cluster, regions)...)
 	for _, rg := range early {
 		gl.start(rg)
@@ -105,6 +105,7 @@ type groupLists struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	jobs   map[string]*groupJob
+	brief  bool
 }
 
 type groupJob struct {
@@ -112,9 +113,9 @@ type groupJob struct {
 	err error
 }
 
-func (p *Provider) newGroupLists(ctx context.Context) *groupLists {
+func (p *Provider) newGroupLists(ctx context.Context, brief bool) *groupLists {
 	ctx, cancel := context.WithCancel(ctx)
-	return &groupLists{p: p, ctx: ctx, cancel: cancel, sem: make(chan struct{}, 4), jobs: map[string]*groupJob{}}
+	return &groupLists{p: p, ctx: ctx, cancel: cancel, sem: make(chan struct{}, 4), jobs: map[string]*groupJob{}, brief: brief}
 }
 
 func (gl *groupLists) start(rg string) {
@@ -128,7 +129,11 @@ func (gl *groupLists) start(rg string) {
 		defer gl.wg.Done()
 		gl.sem <- struct{}{}
 		defer func() { <-gl.sem }()
-		j.ms, j.err = gl.p.groupMachines(gl.ctx, rg)
+		if gl.brief {
+			j.ms, j.err = gl.p.groupMachinesBrief(gl.ctx, rg)
+		} else {
+			j.ms, j.err = gl.p.groupMachines(gl.ctx, rg)
+		}
 	}()
 }
 
@@ -276,6 +281,44 @@ func (p *Provider) forgetGroups(cluster string, groups []string) {
 		delete(p.seen.inGroup, strings.ToLower(rg))
 		delete(p.fresh, strings.ToLower(rg))
 	}
+}
+
+// groupMachinesBrief lists a group's VMs with their sets' tags, for a
+// brief filter: the VM list and the set list side by side, no addresses
+// and no power states, so a VM's state is what its provisioning state says
+// (being deleted: stopping; else running, or pending while created).
+func (p *Provider) groupMachinesBrief(ctx context.Context, rg string) ([]provider.Machine, error) {
+	var (
+		vms           []*armcompute.VirtualMachine
+		sets          []*armcompute.VirtualMachineScaleSet
+		vmErr, setErr error
+		wg            sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() { defer wg.Done(); sets, setErr = p.listSets(ctx, rg) }()
+	vms, vmErr = p.pageVMs(ctx, rg, nil, nil)
+	wg.Wait()
+	if vmErr != nil {
+		return nil, vmErr
+	}
+	if setErr != nil {
+		return nil, setErr
+	}
+	setTags := map[string]map[string]*string{}
+	for _, s := range sets {
+		if s.ID != nil {
+			setTags[strings.ToLower(*s.ID)] = s.Tags
+		}
+	}
+	out := make([]provider.Machine, 0, len(vms))
+	for _, vm := range vms {
+		var st map[string]*string
+		if vm.Properties != nil && vm.Properties.VirtualMachineScaleSet != nil && vm.Properties.VirtualMachineScaleSet.ID != nil {
+			st = setTags[strings.ToLower(*vm.Properties.VirtualMachineScaleSet.ID)]
+		}
+		out = append(out, p.machine(vm, st, nil))
+	}
+	return out, nil
 }
 
 // groupMachines lists a group's VMs with their sets' tags, addresses and
