@@ -304,12 +304,7 @@ func (p *Provider) groupMachinesBrief(ctx context.Context, rg string) ([]provide
 	if setErr != nil {
 		return nil, setErr
 	}
-	setTags := map[string]map[string]*string{}
-	for _, s := range sets {
-		if s.ID != nil {
-			setTags[strings.ToLower(*s.ID)] = s.Tags
-		}
-	}
+	setTags := tagsBySet(sets)
 	out := make([]provider.Machine, 0, len(vms))
 	for _, vm := range vms {
 		var st map[string]*string
@@ -447,12 +442,7 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 			return nil, err
 		}
 	}
-	setTags := map[string]map[string]*string{}
-	for _, s := range sets {
-		if s.ID != nil {
-			setTags[strings.ToLower(*s.ID)] = s.Tags
-		}
-	}
+	setTags := tagsBySet(sets)
 	out := make([]provider.Machine, 0, len(vms))
 	for _, vm := range vms {
 		id := strings.ToLower(deref(vm.ID))
@@ -482,6 +472,18 @@ func (p *Provider) groupMachines(ctx context.Context, rg string) ([]provider.Mac
 	}
 	p.setGroupHint(rg, groupHint{sets: withVMs, vms: viewed})
 	return out, nil
+}
+
+// tagsBySet maps the sets' lower-case IDs to their tags, which their VMs
+// take (see Machines).
+func tagsBySet(sets []*armcompute.VirtualMachineScaleSet) map[string]map[string]*string {
+	out := map[string]map[string]*string{}
+	for _, s := range sets {
+		if s.ID != nil {
+			out[strings.ToLower(*s.ID)] = s.Tags
+		}
+	}
+	return out
 }
 
 // filterRegions is the locations a filter keeps; nil keeps every one.
