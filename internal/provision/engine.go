@@ -204,8 +204,8 @@ func (e *Engine) observe(ctx context.Context, cluster string, providers []string
 	return e.observeFilter(ctx, cluster, providers, provider.Filter{Live: true})
 }
 
-// observeFilter lists the cluster's machines on each provider, with the
-// filter's Live and Brief.
+// observeFilter lists the cluster's machines on each provider as how asks
+// (Live, Brief); the cluster and each provider's regions are the engine's.
 func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []string, how provider.Filter) (observation, error) {
 	var obs observation
 	// Providers are listed side by side; the first failure, in provider
@@ -223,7 +223,9 @@ func (e *Engine) observeFilter(ctx context.Context, cluster string, providers []
 				return
 			}
 			err = e.retry(ctx, cluster, "listing machines on "+name, func() (err error) {
-				found[i], err = p.Machines(ctx, provider.Filter{Cluster: cluster, Regions: e.Regions[name], Live: how.Live, Brief: how.Brief})
+				f := how
+				f.Cluster, f.Regions = cluster, e.Regions[name]
+				found[i], err = p.Machines(ctx, f)
 				return err
 			})
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
@@ -229,40 +230,41 @@ func (p *Provider) prepareNetwork(ctx context.Context, cluster, rg, location str
 	// Each waits for its operation to succeed (the VMs name both), but
 	// not for a GET after it: the IDs are known by name, and nothing else
 	// of them is needed (settle).
-	makeNSG := func() error {
-		var first *http.Response
-		np, err := p.c.nsgs.BeginCreateOrUpdate(capture(ctx, &first), rg, nsgName(cluster), nsg, nil)
-		if err == nil {
-			err = settle(ctx, p, np, first)
-		}
-		if err != nil {
-			return classify("NetworkSecurityGroups.CreateOrUpdate", err)
-		}
-		return nil
+	steps := []func() error{
+		func() error {
+			return putSettled(ctx, p, "NetworkSecurityGroups.CreateOrUpdate", func(ctx context.Context) (*runtime.Poller[armnetwork.SecurityGroupsClientCreateOrUpdateResponse], error) {
+				return p.c.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(cluster), nsg, nil)
+			})
+		},
+		func() error {
+			return putSettled(ctx, p, "VirtualNetworks.CreateOrUpdate", func(ctx context.Context) (*runtime.Poller[armnetwork.VirtualNetworksClientCreateOrUpdateResponse], error) {
+				return p.c.vnets.BeginCreateOrUpdate(ctx, rg, vnetName(cluster), vnet, nil)
+			})
+		},
 	}
-	makeVNet := func() error {
-		var first *http.Response
-		vp, err := p.c.vnets.BeginCreateOrUpdate(capture(ctx, &first), rg, vnetName(cluster), vnet, nil)
-		if err == nil {
-			err = settle(ctx, p, vp, first)
-		}
-		if err != nil {
-			return classify("VirtualNetworks.CreateOrUpdate", err)
-		}
-		return nil
+	if fresh {
+		return provider.Parallel(len(steps), 0, func(i int) error { return steps[i]() })
 	}
-	if !fresh {
-		if err := makeNSG(); err != nil {
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return err
 		}
-		return makeVNet()
 	}
-	var nsgErr error
-	done := make(chan struct{})
-	go func() { defer close(done); nsgErr = makeNSG() }()
-	vnetErr := makeVNet()
-	<-done
-	return errors.Join(nsgErr, vnetErr)
+	return nil
+}
+
+// putSettled starts a PUT with begin and waits for its operation to end
+// (settle), classifying a failure as op.
+func putSettled[T any](ctx context.Context, p *Provider, op string, begin func(context.Context) (*runtime.Poller[T], error)) error {
+	var first *http.Response
+	poller, err := begin(capture(ctx, &first))
+	if err == nil {
+		err = settle(ctx, p, poller, first)
+	}
+	if err != nil {
+		return classify(op, err)
+	}
+	return nil
 }
 
 // prepareIdentity makes the cluster's user-assigned managed identity and
